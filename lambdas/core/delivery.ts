@@ -1,0 +1,190 @@
+import type { Clock } from '../ports/clock';
+import type { DeliveryClient, DeliveryRequest, DeliveryResponse } from '../ports/delivery-client';
+import { AttemptAbortedError, DeliveryAttemptError } from '../ports/delivery-client';
+import type { AttemptSettlement } from '../ports/message-store';
+import { retryDelayMs } from './backoff';
+import type { AttemptReport } from './callbacks';
+import { buildCallbackMessage } from './callbacks';
+import type { CoreConfig } from './config';
+import type { HeaderMap } from './headers';
+import { canonicalHeaderName } from './headers';
+import type { IdGenerator } from './ids';
+import type { DeadLetter, LogEvent, Message } from './message';
+import type { SigningKeys } from './signing';
+import { signRequest } from './signing';
+
+const USER_AGENT = 'Upstash-QStash';
+const NON_RETRYABLE_STATUS = 489;
+const MAX_ERROR_BODY_CHARS = 200;
+
+export type DeliveryDeps = {
+  readonly client: DeliveryClient;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly config: CoreConfig;
+  readonly signingKeys: () => SigningKeys;
+};
+
+/** The signed HTTP request for one attempt (qstash-api.md §3.1). */
+export async function buildDeliveryRequest(
+  deps: DeliveryDeps,
+  message: Message,
+  retried: number,
+  signal?: AbortSignal,
+): Promise<DeliveryRequest> {
+  const headers: Record<string, string> = {};
+  for (const [name, values] of Object.entries(message.header)) headers[name] = values.join(', ');
+  // QStash's own headers go last so a forwarded header can never impersonate them.
+  headers['User-Agent'] = USER_AGENT;
+  headers['Upstash-Message-Id'] = message.messageId;
+  headers['Upstash-Retried'] = String(retried);
+  if (message.scheduleId !== undefined) headers['Upstash-Schedule-Id'] = message.scheduleId;
+  if (message.topicName !== undefined) headers['Upstash-Topic-Name'] = message.topicName;
+  if (message.callerIp !== undefined) headers['Upstash-Caller-Ip'] = message.callerIp;
+  headers['Upstash-Signature'] = await signRequest(
+    deps.signingKeys().current,
+    message.url,
+    message.body,
+    deps.clock.now(),
+    deps.ids.jwtId(),
+  );
+  return {
+    url: message.url,
+    method: message.method,
+    headers,
+    body: message.body,
+    timeoutMs: message.timeoutMs,
+    signal,
+  };
+}
+
+/**
+ * Makes one delivery attempt and decides what follows: delivered on 2xx; otherwise a retry at
+ * the computed delay, or, once retries are exhausted or the destination answered 489 with
+ * `Upstash-NonRetryable-Error: true`, a dead letter. Callbacks and the failure callback become
+ * new messages in the settlement. Throws AttemptAbortedError when the signal fired (shutdown):
+ * that attempt must be released, not settled.
+ */
+export async function attemptDelivery(
+  deps: DeliveryDeps,
+  message: Message,
+  retried: number,
+  signal?: AbortSignal,
+): Promise<AttemptSettlement> {
+  const startedAt = deps.clock.now();
+  const request = await buildDeliveryRequest(deps, message, retried, signal);
+  let response: DeliveryResponse | undefined;
+  let error: string | undefined;
+  try {
+    response = await deps.client.send(request);
+  } catch (cause) {
+    if (cause instanceof AttemptAbortedError) throw cause;
+    error =
+      cause instanceof DeliveryAttemptError ? cause.message : `delivery failed: ${String(cause)}`;
+  }
+  return settle(deps, message, retried, startedAt, response, error);
+}
+
+function settle(
+  deps: DeliveryDeps,
+  message: Message,
+  retried: number,
+  startedAt: number,
+  response: DeliveryResponse | undefined,
+  transportError: string | undefined,
+): AttemptSettlement {
+  const now = deps.clock.now();
+  const base = { messageId: message.messageId, url: message.url };
+  const events: LogEvent[] = [{ ...base, time: startedAt, state: 'ACTIVE' }];
+  const responseHeader = response ? canonicalHeaders(response.headers) : {};
+  const report: AttemptReport = {
+    status: response?.status ?? 0,
+    header: responseHeader,
+    body: response?.body ?? new Uint8Array(),
+    retried,
+    ...(transportError !== undefined && { error: transportError }),
+  };
+  const callbacks: Message[] = [];
+  // A callback reports a response; an attempt that got none has nothing to report.
+  if (message.callback && response) {
+    callbacks.push(
+      buildCallbackMessage(
+        message.callback,
+        'callback',
+        message,
+        report,
+        deps.ids,
+        now,
+        deps.config.maxTimeoutMs,
+      ),
+    );
+  }
+
+  if (response && response.status >= 200 && response.status < 300) {
+    events.push({ ...base, time: now, state: 'DELIVERED', responseStatus: response.status });
+    return { message, retried, outcome: { kind: 'delivered' }, events, callbacks };
+  }
+
+  const error = transportError ?? describeFailedResponse(response!);
+  events.push({
+    ...base,
+    time: now,
+    state: 'ERROR',
+    error,
+    ...(response && {
+      responseStatus: response.status,
+      responseHeader,
+      responseBody: Buffer.from(response.body).toString('base64'),
+    }),
+  });
+  const nonRetryable =
+    response?.status === NON_RETRYABLE_STATUS &&
+    response.headers['upstash-nonretryable-error']?.[0]?.trim().toLowerCase() === 'true';
+
+  if (!nonRetryable && retried < message.maxRetries) {
+    const retryAt = now + retryDelayMs(message, retried, response?.headers, deps.config, now);
+    events.push({ ...base, time: now, state: 'RETRY', nextDeliveryTime: retryAt });
+    return { message, retried, outcome: { kind: 'retry', retryAt }, events, callbacks };
+  }
+
+  const deadLetter: DeadLetter = {
+    dlqId: deps.ids.dlqId(now),
+    messageId: message.messageId,
+    failedAt: now,
+    responseStatus: report.status,
+    responseHeader,
+    responseBody: report.body,
+    error,
+  };
+  events.push({ ...base, time: now, state: 'FAILED', error });
+  if (message.failureCallback) {
+    callbacks.push(
+      buildCallbackMessage(
+        message.failureCallback,
+        'failure-callback',
+        message,
+        { ...report, dlqId: deadLetter.dlqId },
+        deps.ids,
+        now,
+        deps.config.maxTimeoutMs,
+      ),
+    );
+  }
+  return { message, retried, outcome: { kind: 'failed', deadLetter }, events, callbacks };
+}
+
+function canonicalHeaders(headers: Readonly<Record<string, string[]>>): HeaderMap {
+  const result: HeaderMap = {};
+  for (const [name, values] of Object.entries(headers))
+    result[canonicalHeaderName(name)] = [...values];
+  return result;
+}
+
+function describeFailedResponse(response: DeliveryResponse): string {
+  const text = Buffer.from(response.body).toString('utf8', 0, MAX_ERROR_BODY_CHARS * 4);
+  const snippet =
+    text.length > MAX_ERROR_BODY_CHARS ? `${text.slice(0, MAX_ERROR_BODY_CHARS)}…` : text;
+  const redirect =
+    response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : '';
+  return `destination answered ${response.status}${redirect}${snippet ? `: ${snippet}` : ''}`;
+}

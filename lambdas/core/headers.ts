@@ -1,0 +1,34 @@
+/** Headers as QStash's API shows them: Go-canonical names, each with its list of values. */
+export type HeaderMap = Record<string, string[]>;
+
+/** Request headers as the API layer hands them to the core: lowercase names, joined values. */
+export type IncomingHeaders = Readonly<Record<string, string | undefined>>;
+
+/** `content-type` -> `Content-Type`, `x-api-KEY` -> `X-Api-Key`, as Go's http.CanonicalHeaderKey. */
+export function canonicalHeaderName(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+}
+
+// RFC 9110 token characters; anything else in a name would be refused by the HTTP client later,
+// so it is refused at publish time instead, where the publisher can see the error.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Field values may hold visible characters, spaces and tabs, never CR, LF or NUL.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
+
+export function isValidHeaderName(name: string): boolean {
+  return HEADER_NAME.test(name);
+}
+
+export function isValidHeaderValue(value: string): boolean {
+  return HEADER_VALUE.test(value);
+}
+
+/** Adds a value under its canonical name, keeping earlier values. */
+export function appendHeader(map: HeaderMap, name: string, value: string): void {
+  const key = canonicalHeaderName(name);
+  const values = map[key];
+  if (values) values.push(value);
+  else map[key] = [value];
+}

@@ -1,0 +1,150 @@
+import type { ClaimedMessage, SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import type { Message } from '../core/message';
+import type { Clock } from '../ports/clock';
+import { AttemptAbortedError } from '../ports/delivery-client';
+import type { Logger } from '../ports/logger';
+
+export type DeliverFn = (
+  message: Message,
+  retried: number,
+  signal: AbortSignal,
+) => Promise<unknown>;
+
+export type DeliveryWorkerOptions = {
+  readonly store: SqliteMessageStore;
+  readonly deliver: DeliverFn;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Attempts in flight at once. */
+  readonly concurrency: number;
+  /** How long a claim is held; longer than any attempt can take. */
+  readonly leaseMs: number;
+};
+
+// setTimeout's largest delay; a later due time is reached by waking up and looking again.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// After an unexpected failure (not a failed delivery, which the core settles), a message
+// waits this long before it is tried again, so a persistent fault cannot spin the CPU.
+const FAULT_BACKOFF_MS = 5_000;
+
+/**
+ * Runs due messages through delivery with bounded concurrency. It never polls: it sleeps
+ * until the earliest due time in the index, and publishes wake it when they are due sooner.
+ * Each claim is a lease in SQLite, so a crash mid-attempt leaves the message to be redelivered
+ * after restart.
+ */
+export class DeliveryWorker {
+  readonly #options: DeliveryWorkerOptions;
+  readonly #shutdown = new AbortController();
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #wakeAt = Number.POSITIVE_INFINITY;
+  #pumpQueued = false;
+  #stopping = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options: DeliveryWorkerOptions) {
+    this.#options = options;
+  }
+
+  /** Takes back leases left by a crashed process, then starts delivering. */
+  start(): void {
+    const recovered = this.#options.store.releaseAll();
+    if (recovered > 0)
+      this.#options.logger.warn('recovered in-flight messages from a previous run', { recovered });
+    this.#pump();
+  }
+
+  /** Tells the worker a message is due at `dueAt`; cheap enough to call on every publish. */
+  notify(dueAt: number): void {
+    if (this.#stopping) return;
+    if (dueAt <= this.#options.clock.now()) this.#queuePump();
+    else this.#wakeUpAt(dueAt);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Stops claiming, lets in-flight attempts finish for up to `graceMs`, then aborts the rest;
+   * aborted attempts are released uncounted and run again after the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#timer);
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+      if (this.#inFlight === 0) resolve();
+    });
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      graceTimer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    if ((await Promise.race([drained, graceOver])) === 'timeout') {
+      this.#shutdown.abort();
+      await drained;
+    }
+    clearTimeout(graceTimer);
+  }
+
+  #queuePump(): void {
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    // Coalesces a burst of publishes in one tick into a single claim query.
+    setImmediate(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  #wakeUpAt(dueAt: number): void {
+    if (dueAt >= this.#wakeAt) return;
+    clearTimeout(this.#timer);
+    this.#wakeAt = dueAt;
+    const delay = Math.min(Math.max(dueAt - this.#options.clock.now(), 0), MAX_TIMER_MS);
+    this.#timer = setTimeout(() => {
+      this.#wakeAt = Number.POSITIVE_INFINITY;
+      this.#pump();
+    }, delay);
+  }
+
+  #pump(): void {
+    if (this.#stopping) return;
+    const { store, clock, concurrency, leaseMs } = this.#options;
+    const free = concurrency - this.#inFlight;
+    if (free <= 0) return; // a finishing attempt pumps again
+    const now = clock.now();
+    const claimed = store.claimDue(now, free, now + leaseMs);
+    for (const claim of claimed) this.#run(claim);
+    if (claimed.length < free) {
+      const next = store.nextDueAt();
+      if (next !== undefined) this.#wakeUpAt(next);
+    }
+  }
+
+  #run({ message, retried }: ClaimedMessage): void {
+    const { store, deliver, logger, clock } = this.#options;
+    this.#inFlight += 1;
+    deliver(message, retried, this.#shutdown.signal)
+      .catch((error: unknown) => {
+        if (error instanceof AttemptAbortedError) {
+          store.release(message.messageId);
+          return;
+        }
+        logger.error('delivery attempt could not be completed; it will be retried', {
+          messageId: message.messageId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        store.release(message.messageId, clock.now() + FAULT_BACKOFF_MS);
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+        if (this.#stopping) {
+          if (this.#inFlight === 0) this.#drained?.();
+        } else {
+          this.#queuePump();
+        }
+      });
+  }
+}

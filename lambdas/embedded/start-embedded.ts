@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net';
+import { openDatabase } from '../adapters/embedded/sqlite-database';
+import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { createIdGenerator } from '../core/ids';
+import { processDelivery } from '../core/process-delivery';
+import type { SigningKeys } from '../core/signing';
+import { createApi } from '../http/router';
+import type { Clock } from '../ports/clock';
+import { systemClock } from '../ports/clock';
+import type { Logger } from '../ports/logger';
+import type { DeliveryQueue } from '../ports/message-store';
+import type { EmbeddedConfig } from './config';
+import { DeliveryWorker } from './delivery-worker';
+import { createNodeServer } from './node-server';
+
+export type RunningServer = {
+  /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** Stops taking requests and work, finishes or releases in-flight attempts, closes the store. */
+  stop(): Promise<void>;
+};
+
+// A claim outlives the longest attempt; it matters only while the process lives, since a
+// restart frees every lease of the process before it.
+const LEASE_MARGIN_MS = 60_000;
+
+/**
+ * The embedded runtime's composition root: one process with the HTTP API and the delivery
+ * workers on one SQLite file. Single-instance: the database is opened with an exclusive lock.
+ */
+export async function startEmbedded(
+  config: EmbeddedConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<RunningServer> {
+  const db = openDatabase(config.dataDir, config.sqliteSynchronous);
+  const store = new SqliteMessageStore(db);
+  const ids = createIdGenerator();
+  const keys: SigningKeys = { current: config.currentSigningKey, next: config.nextSigningKey };
+  const signingKeys = () => keys;
+  const client = new UndiciDeliveryClient({
+    maxResponseBodyBytes: config.core.maxResponseBodyBytes,
+  });
+
+  let worker: DeliveryWorker | undefined;
+  const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
+  const deliveryDeps = { client, clock, ids, config: config.core, signingKeys, store, queue };
+  worker = new DeliveryWorker({
+    store,
+    clock,
+    logger,
+    concurrency: config.deliveryConcurrency,
+    leaseMs: config.core.maxTimeoutMs + LEASE_MARGIN_MS,
+    deliver: (message, retried, signal) => processDelivery(deliveryDeps, message, retried, signal),
+  });
+
+  const api = createApi({
+    store,
+    queue,
+    clock,
+    ids,
+    config: config.core,
+    token: config.token,
+    signingKeys,
+    logger,
+  });
+  const server = createNodeServer({ handle: api, maxBodyBytes: config.core.maxBodyBytes });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, resolve);
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  worker.start();
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    stop: () => {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await worker.stop(config.shutdownGraceMs);
+        await closed;
+        await client.close();
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}
