@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EmbeddedConfig } from '../../lambdas/embedded/config';
+import { loadEmbeddedConfig } from '../../lambdas/embedded/config';
+import type { RunningServer } from '../../lambdas/embedded/start-embedded';
+import { startEmbedded } from '../../lambdas/embedded/start-embedded';
+import type { Logger } from '../../lambdas/ports/logger';
+
+export const DEV_TOKEN = 'eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=';
+export const DEV_CURRENT_SIGNING_KEY = 'sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
+export const DEV_NEXT_SIGNING_KEY = 'sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs';
+
+/** Log lines kept in memory, so tests can assert what was (and was not) logged. */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(JSON.stringify({ level, message, ...fields }));
+  };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+export type TestServer = RunningServer & {
+  config: EmbeddedConfig;
+  dataDir: string;
+  logger: ReturnType<typeof memoryLogger>;
+};
+
+/**
+ * Starts the real embedded server in this process on a free 127.0.0.1 port, with its own
+ * SQLite file in a temporary directory. `env` is read exactly as `npm start` reads the
+ * environment. Stop it with `stopTestServer`.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-test-'));
+  const config = loadEmbeddedConfig({
+    PORT: '0',
+    SQSTASH_DATA_DIR: dataDir,
+    SQSTASH_SHUTDOWN_GRACE: '1s',
+    ...env,
+  });
+  const logger = memoryLogger();
+  const server = await startEmbedded(config, logger);
+  return Object.assign(server, { config, dataDir, logger });
+}
+
+export async function stopTestServer(server: TestServer | undefined): Promise<void> {
+  if (!server) return;
+  await server.stop();
+  rmSync(server.dataDir, { recursive: true, force: true });
+}
+
+/** Retries an assertion until it passes or `timeoutMs` runs out, then throws its last error. */
+export async function eventually<T>(
+  assertion: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await assertion();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
