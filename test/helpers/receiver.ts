@@ -32,6 +32,7 @@ export class TestReceiver {
   #server: Server;
   #responder: Responder;
   #waiters: Array<() => void> = [];
+  readonly #pendingReplies = new Set<NodeJS.Timeout>();
 
   private constructor(responder: Responder) {
     this.#responder = responder;
@@ -49,10 +50,12 @@ export class TestReceiver {
         const reply = this.#responder(received, this.requests.length);
         this.requests.push(received);
         for (const wake of this.#waiters.splice(0)) wake();
-        setTimeout(() => {
+        const timer = setTimeout(() => {
+          this.#pendingReplies.delete(timer);
           res.writeHead(reply.status, reply.headers);
           res.end(reply.body ?? '');
         }, reply.delayMs ?? 0);
+        this.#pendingReplies.add(timer);
       });
     });
   }
@@ -94,6 +97,7 @@ export class TestReceiver {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.#pendingReplies) clearTimeout(timer);
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }

@@ -67,17 +67,14 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
   // One process owns a data directory: its leases and due-time timers assume no other writer.
   // The exclusive lock is held until the process exits, and the OS frees it even on kill -9.
   db.pragma('locking_mode = EXCLUSIVE');
-  db.pragma('journal_mode = WAL');
   try {
+    db.pragma('journal_mode = WAL');
     db.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (error) {
     db.close();
-    throw new Error(
-      `${path} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`,
-      {
-        cause: error,
-      },
-    );
+    throw new Error(`${path} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`, {
+      cause: error,
+    });
   }
   db.pragma(`synchronous = ${synchronous}`);
   const current = db.pragma('user_version', { simple: true }) as number;

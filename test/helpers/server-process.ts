@@ -1,0 +1,64 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const READY = /running at (http:\/\/\S+)/;
+
+export type ServerProcess = {
+  url: string;
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+};
+
+/**
+ * Runs `bin/sqstash.ts` as its own process, exactly as `npm start` does, so tests can kill it
+ * for real. Resolves when it prints its readiness line.
+ */
+export async function spawnServer(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'sqstash.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', SQSTASH_LOG_LEVEL: 'warn', ...env },
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start within ${timeoutMs}ms:\n${output}`)),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = READY.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  return { url, child, output: () => output };
+}
+
+/** kill -9: no handler runs, nothing is flushed; whatever was acknowledged must be on disk. */
+export async function killHard(server: ServerProcess): Promise<void> {
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGKILL');
+  await exited;
+}
+
+/** SIGTERM and wait for the process to exit; resolves its exit code. */
+export async function stopGracefully(server: ServerProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) =>
+    server.child.once('exit', (code) => resolve(code)),
+  );
+  server.child.kill('SIGTERM');
+  return exited;
+}
