@@ -16,6 +16,16 @@ import { signRequest } from './signing';
 const USER_AGENT = 'Upstash-QStash';
 const NON_RETRYABLE_STATUS = 489;
 const MAX_ERROR_BODY_CHARS = 200;
+/** Set by sqstash alone: a forwarded header of the same name is dropped, never passed on. */
+const SYSTEM_HEADERS = new Set([
+  'User-Agent',
+  'Upstash-Message-Id',
+  'Upstash-Retried',
+  'Upstash-Schedule-Id',
+  'Upstash-Topic-Name',
+  'Upstash-Caller-Ip',
+  'Upstash-Signature',
+]);
 
 export type DeliveryDeps = {
   readonly client: DeliveryClient;
@@ -33,8 +43,9 @@ export async function buildDeliveryRequest(
   signal?: AbortSignal,
 ): Promise<DeliveryRequest> {
   const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(message.header)) headers[name] = values.join(', ');
-  // QStash's own headers go last so a forwarded header can never impersonate them.
+  for (const [name, values] of Object.entries(message.header)) {
+    if (!SYSTEM_HEADERS.has(name)) headers[name] = values.join(', ');
+  }
   headers['User-Agent'] = USER_AGENT;
   headers['Upstash-Message-Id'] = message.messageId;
   headers['Upstash-Retried'] = String(retried);

@@ -44,7 +44,9 @@ export function parseDestination(
   const kept = rawQuery
     .split('&')
     .filter((part) => part !== '' && !isQStashQueryParameter(safeDecode(part.split('=')[0] ?? '')));
-  const url = kept.length > 0 ? `${path}?${kept.join('&')}` : path;
+  // A percent-encoded destination may carry its own query; the request's then extends it.
+  const separator = path.includes('?') ? '&' : '?';
+  const url = kept.length > 0 ? `${path}${separator}${kept.join('&')}` : path;
   return { kind: 'url', url: validateHttpUrl(url, what) };
 }
 

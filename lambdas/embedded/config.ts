@@ -58,15 +58,17 @@ export function loadEmbeddedConfig(
     }
     return parsed;
   };
-  const duration = (name: string, fallbackMs: number): number => {
+  const duration = (name: string, fallbackMs: number, minMs: number): number => {
     const value = read(name);
     if (value === undefined) return fallbackMs;
     try {
-      return parseDurationMs(value, name);
+      const parsed = parseDurationMs(value, name);
+      if (parsed >= minMs) return parsed;
     } catch {
-      problems.push(`${name}="${value}" must be a duration such as 30s, 15m, 2h or 90d`);
-      return fallbackMs;
+      // reported below, like a value under the minimum
     }
+    problems.push(`${name}="${value}" must be a duration of at least ${minMs / 1000}s, such as 30s, 15m, 2h or 90d`);
+    return fallbackMs;
   };
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const value = read(name);
@@ -91,8 +93,8 @@ export function loadEmbeddedConfig(
       DEFAULT_CORE_CONFIG.backoffCoefficient,
       problems,
     ),
-    maxTimeoutMs: duration(ENV.maxTimeout, DEFAULT_CORE_CONFIG.maxTimeoutMs),
-    dedupWindowMs: duration(ENV.dedupWindow, DEFAULT_CORE_CONFIG.dedupWindowMs),
+    maxTimeoutMs: duration(ENV.maxTimeout, DEFAULT_CORE_CONFIG.maxTimeoutMs, 1000),
+    dedupWindowMs: duration(ENV.dedupWindow, DEFAULT_CORE_CONFIG.dedupWindowMs, 1000),
     maxBodyBytes: integer(ENV.maxBodyBytes, DEFAULT_CORE_CONFIG.maxBodyBytes, 1, 100 * 1024 * 1024),
   };
   const host = read(ENV.host) ?? EMBEDDED_DEFAULTS.host;
@@ -120,7 +122,7 @@ export function loadEmbeddedConfig(
       ['NORMAL', 'FULL'],
       EMBEDDED_DEFAULTS.sqliteSynchronous,
     ),
-    shutdownGraceMs: duration(ENV.shutdownGrace, EMBEDDED_DEFAULTS.shutdownGraceMs),
+    shutdownGraceMs: duration(ENV.shutdownGrace, EMBEDDED_DEFAULTS.shutdownGraceMs, 0),
     logLevel: oneOf(ENV.logLevel, LOG_LEVELS, EMBEDDED_DEFAULTS.logLevel),
     core,
   };

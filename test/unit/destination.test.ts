@@ -44,7 +44,8 @@ describe('parseDestination', () => {
     });
 
     it('drops QStash parameters whatever their case', () => {
-      const rawQuery = 'keep=1&QSTASH_TOKEN=t&Upstash-Delay=5s&UPSTASH-RETRIES=1&upstash-method=GET';
+      const rawQuery =
+        'keep=1&QSTASH_TOKEN=t&Upstash-Delay=5s&UPSTASH-RETRIES=1&upstash-method=GET';
 
       expect(parseDestination('https://example.com/', rawQuery)).toEqual({
         kind: 'url',
@@ -60,9 +61,9 @@ describe('parseDestination', () => {
     });
 
     it('returns the URL without "?" when only QStash parameters were given', () => {
-      expect(parseDestination('https://example.com/api', 'qstash_token=t&upstash-delay=1s')).toEqual(
-        { kind: 'url', url: 'https://example.com/api' },
-      );
+      expect(
+        parseDestination('https://example.com/api', 'qstash_token=t&upstash-delay=1s'),
+      ).toEqual({ kind: 'url', url: 'https://example.com/api' });
     });
 
     it('ignores empty query parts', () => {
@@ -87,12 +88,24 @@ describe('parseDestination', () => {
         url: 'https://example.com/api?x=1',
       });
     });
+
+    it('extends the query of a percent-encoded destination with the request query', () => {
+      const encoded = encodeURIComponent('https://example.com/api?x=1');
+
+      expect(parseDestination(encoded, 'y=2&upstash-retries=1')).toEqual({
+        kind: 'url',
+        url: 'https://example.com/api?x=1&y=2',
+      });
+    });
   });
 
   describe('URL group destinations', () => {
-    it.each(['my-group.v1_2', 'orders', 'A.B-C_9'])('returns a group when the name is %j', (name) => {
-      expect(parseDestination(name, '')).toEqual({ kind: 'group', name });
-    });
+    it.each(['my-group.v1_2', 'orders', 'A.B-C_9'])(
+      'returns a group when the name is %j',
+      (name) => {
+        expect(parseDestination(name, '')).toEqual({ kind: 'group', name });
+      },
+    );
   });
 
   describe('refusals', () => {
@@ -111,7 +124,10 @@ describe('parseDestination', () => {
     });
 
     it('names the input it was told to in the error', () => {
-      expectBadRequest(() => parseDestination('ftp://x', '', 'Upstash-Callback'), 'Upstash-Callback');
+      expectBadRequest(
+        () => parseDestination('ftp://x', '', 'Upstash-Callback'),
+        'Upstash-Callback',
+      );
     });
   });
 });

@@ -26,7 +26,12 @@ function parse(headers: IncomingHeaders): PublishOptions {
 }
 
 /** Asserts that publishing with `name: value` is refused with both named in the message. */
-function expectRefused(name: string, value: string, canonicalName: string, extra: IncomingHeaders = {}) {
+function expectRefused(
+  name: string,
+  value: string,
+  canonicalName: string,
+  extra: IncomingHeaders = {},
+) {
   return expectBadRequest(() => parse({ ...extra, [name]: value }), canonicalName, `"${value}"`);
 }
 
@@ -67,9 +72,12 @@ describe('parsePublishOptions', () => {
       expect(parse({ 'upstash-method': value }).method).toBe(expected);
     });
 
-    it.each(['HEAD', 'OPTIONS', 'FOO', ''])('throws naming the header when the method is %j', (value) => {
-      expectRefused('upstash-method', value, 'Upstash-Method');
-    });
+    it.each(['HEAD', 'OPTIONS', 'FOO', ''])(
+      'throws naming the header when the method is %j',
+      (value) => {
+        expectRefused('upstash-method', value, 'Upstash-Method');
+      },
+    );
   });
 
   describe('Upstash-Retries', () => {
@@ -90,9 +98,12 @@ describe('parsePublishOptions', () => {
       expect(error.message).toContain(`at most ${MAX_RETRIES}`);
     });
 
-    it.each(['-1', '1.5', 'three', '', '1e1'])('throws naming the header when the value is %j', (value) => {
-      expectRefused('upstash-retries', value, 'Upstash-Retries');
-    });
+    it.each(['-1', '1.5', 'three', '', '1e1'])(
+      'throws naming the header when the value is %j',
+      (value) => {
+        expectRefused('upstash-retries', value, 'Upstash-Retries');
+      },
+    );
   });
 
   describe('Upstash-Retry-Delay', () => {
@@ -102,9 +113,12 @@ describe('parsePublishOptions', () => {
       expect(parse({ 'upstash-retry-delay': expression }).retryDelayExpression).toBe(expression);
     });
 
-    it.each(['1000 *', 'retry * 2', 'pow(2)', ''])('throws naming the header when the value is %j', (value) => {
-      expectRefused('upstash-retry-delay', value, 'Upstash-Retry-Delay');
-    });
+    it.each(['1000 *', 'retry * 2', 'pow(2)', ''])(
+      'throws naming the header when the value is %j',
+      (value) => {
+        expectRefused('upstash-retry-delay', value, 'Upstash-Retry-Delay');
+      },
+    );
   });
 
   describe('Upstash-Timeout', () => {
@@ -117,9 +131,12 @@ describe('parsePublishOptions', () => {
       expect(parse({ 'upstash-timeout': value }).timeoutMs).toBe(expected);
     });
 
-    it.each(['0s', '0', '61s', '2m', '10x', '-1s'])('throws naming the header when the value is %j', (value) => {
-      expectRefused('upstash-timeout', value, 'Upstash-Timeout');
-    });
+    it.each(['0s', '0', '61s', '2m', '10x', '-1s'])(
+      'throws naming the header when the value is %j',
+      (value) => {
+        expectRefused('upstash-timeout', value, 'Upstash-Timeout');
+      },
+    );
   });
 
   describe('Upstash-Delay', () => {
@@ -132,9 +149,12 @@ describe('parsePublishOptions', () => {
       expect(parse({ 'upstash-delay': value }).due).toEqual({ kind: 'delay', delayMs: expected });
     });
 
-    it.each(['366d', '10x', '-5s', '1 d'])('throws naming the header when the value is %j', (value) => {
-      expectRefused('upstash-delay', value, 'Upstash-Delay');
-    });
+    it.each(['366d', '10x', '-5s', '1 d'])(
+      'throws naming the header when the value is %j',
+      (value) => {
+        expectRefused('upstash-delay', value, 'Upstash-Delay');
+      },
+    );
   });
 
   describe('Upstash-Not-Before', () => {
@@ -153,9 +173,12 @@ describe('parsePublishOptions', () => {
       expect(options.due).toEqual({ kind: 'at', timeMs: NOT_BEFORE_S * SECOND_MS });
     });
 
-    it.each(['soon', '-1', '1.5', '2024-01-01', ''])('throws naming the header when the value is %j', (value) => {
-      expectRefused('upstash-not-before', value, 'Upstash-Not-Before');
-    });
+    it.each(['soon', '-1', '1.5', '2024-01-01', ''])(
+      'throws naming the header when the value is %j',
+      (value) => {
+        expectRefused('upstash-not-before', value, 'Upstash-Not-Before');
+      },
+    );
   });
 
   describe('forwarded headers', () => {
@@ -232,9 +255,9 @@ describe('parsePublishOptions', () => {
     });
 
     it('accepts TRUE in any case', () => {
-      expect(parse({ ...INCOMING, 'upstash-header-forward': 'TRUE' }).header['X-Github-Event']).toEqual([
-        'push',
-      ]);
+      expect(
+        parse({ ...INCOMING, 'upstash-header-forward': 'TRUE' }).header['X-Github-Event'],
+      ).toEqual(['push']);
     });
 
     it('forwards only Content-Type when the value is not true', () => {
@@ -306,7 +329,7 @@ describe('parsePublishOptions', () => {
     it.each(['ftp://example.com', 'not a url', 'http://user:pw@example.com/', 'https://'])(
       'throws naming Upstash-Callback when the URL is %j',
       (url) => {
-        expectBadRequest(() => parse({ 'upstash-callback': url }), 'Upstash-Callback');
+        expectBadRequest(() => parse({ 'upstash-callback': url }), 'Upstash-Callback', `"${url}"`);
       },
     );
 
@@ -403,18 +426,25 @@ describe('parsePublishOptions', () => {
       },
     );
 
-    it.each(['true', 'True', 'TRUE', ' true '])('returns a content request when the flag is %j', (value) => {
-      expect(parse({ 'upstash-content-based-deduplication': value }).dedup).toEqual({
-        kind: 'content',
-      });
-    });
+    it.each(['true', 'True', 'TRUE', ' true '])(
+      'returns a content request when the flag is %j',
+      (value) => {
+        expect(parse({ 'upstash-content-based-deduplication': value }).dedup).toEqual({
+          kind: 'content',
+        });
+      },
+    );
 
     it.each(['false', 'False'])('returns no dedup when the flag is %j', (value) => {
       expect(parse({ 'upstash-content-based-deduplication': value }).dedup).toBeUndefined();
     });
 
     it.each(['yes', '1', ''])('throws naming the header when the flag is %j', (value) => {
-      expectRefused('upstash-content-based-deduplication', value, 'Upstash-Content-Based-Deduplication');
+      expectRefused(
+        'upstash-content-based-deduplication',
+        value,
+        'Upstash-Content-Based-Deduplication',
+      );
     });
 
     it('prefers the explicit id when both are given', () => {

@@ -60,7 +60,7 @@ export class SqliteMessageStore implements MessageStore {
          WHERE id IN (
            SELECT id FROM messages WHERE due_at <= ? AND lease_until IS NULL ORDER BY due_at LIMIT ?
          )
-         RETURNING fields, body, retried`,
+         RETURNING fields, body, retried, due_at AS dueAt`,
       ),
       nextDueAt: db.prepare(
         'SELECT MIN(due_at) AS dueAt FROM messages WHERE due_at IS NOT NULL AND lease_until IS NULL',
@@ -156,7 +156,11 @@ export class SqliteMessageStore implements MessageStore {
 
   /** Leases up to `limit` due messages, earliest first, until `leaseUntil`. */
   claimDue(nowMs: number, limit: number, leaseUntil: number): ClaimedMessage[] {
-    const rows = this.#statements.claimDue.all(leaseUntil, nowMs, limit) as MessageRow[];
+    const rows = this.#statements.claimDue.all(leaseUntil, nowMs, limit) as (MessageRow & {
+      dueAt: number;
+    })[];
+    // RETURNING yields rows in the order they were updated, not the subquery's ORDER BY.
+    rows.sort((a, b) => a.dueAt - b.dueAt);
     return rows.map((row) => ({
       message: decodeMessage(row.fields, row.body),
       retried: row.retried,
