@@ -1,72 +1,51 @@
 import { MethodNotAllowedError, NotFoundError } from '../core/errors';
 import type { PublishDeps } from '../core/publish';
-import { publishMessage } from '../core/publish';
-import type { SigningKeys } from '../core/signing';
-import type { Logger } from '../ports/logger';
 import type { ApiRequest, ApiResponse } from './api-types';
-import { jsonResponse } from './api-types';
 import { createAuthenticator } from './auth';
 import { errorResponse } from './error-response';
+import type { BaseApiDeps, Route } from './route';
+import type { KeyRouteDeps } from './routes/key-routes';
+import { keyRoutes } from './routes/key-routes';
+import { publishRoutes } from './routes/publish-routes';
 
-export type ApiDeps = PublishDeps & {
-  readonly token: string;
-  readonly signingKeys: () => SigningKeys;
-  readonly logger: Logger;
-};
+export type ApiDeps = BaseApiDeps & PublishDeps & KeyRouteDeps;
 
-const PUBLISH_PREFIX = '/v2/publish/';
+const MAX_LOGGED_PATH = 200;
+
+function allRoutes(): Route<ApiDeps>[] {
+  return [...publishRoutes, ...keyRoutes];
+}
 
 /** The `/v2` API over runtime-neutral requests; every route authenticates first. */
 export function createApi(deps: ApiDeps): (request: ApiRequest) => Promise<ApiResponse> {
   const authenticate = createAuthenticator(deps.token);
+  const routes = allRoutes();
   return async (request) => {
     try {
       authenticate(request);
-      return await route(deps, request);
+      return await dispatch(routes, deps, request);
     } catch (error) {
-      return errorResponse(error, deps.logger, {
-        method: request.method,
-        path: routeLabel(request.path),
-      });
+      return errorResponse(error, deps.logger, { method: request.method, path: routeLabel(request.path) });
     }
   };
 }
 
-async function route(deps: ApiDeps, request: ApiRequest): Promise<ApiResponse> {
-  const { method, path } = request;
-  if (path.startsWith(PUBLISH_PREFIX)) {
-    requireMethod(method, 'POST', path);
-    const published = await publishMessage(deps, {
-      rawDestination: path.slice(PUBLISH_PREFIX.length),
-      rawQuery: request.rawQuery,
-      headers: request.headers,
-      body: request.body,
-      callerIp: request.sourceIp,
-    });
-    const { messageId, url } = published;
-    // A duplicate is accepted (202) and names the message that was published first.
-    return published.deduplicated
-      ? jsonResponse(202, { messageId, url, deduplicated: true })
-      : jsonResponse(200, { messageId, url });
+async function dispatch(routes: Route<ApiDeps>[], deps: ApiDeps, request: ApiRequest): Promise<ApiResponse> {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const match = route.pattern.exec(request.path);
+    if (!match) continue;
+    if (route.method === request.method) return route.handle({ request, params: match.slice(1), deps });
+    allowed.push(route.method);
   }
-  if (path === '/v2/keys') {
-    requireMethod(method, 'GET', path);
-    const { current, next } = deps.signingKeys();
-    return jsonResponse(200, { current, next });
+  const label = routeLabel(request.path);
+  if (allowed.length > 0) {
+    throw new MethodNotAllowedError(`${request.method} is not allowed on ${label}; use ${allowed.join(' or ')}`);
   }
-  throw new NotFoundError(`no route for ${method} ${routeLabel(path)}`);
+  throw new NotFoundError(`no route for ${request.method} ${label}`);
 }
 
-function requireMethod(method: string, allowed: string, path: string): void {
-  if (method !== allowed) {
-    throw new MethodNotAllowedError(
-      `${method} is not allowed on ${routeLabel(path)}; use ${allowed}`,
-    );
-  }
-}
-
-/** Paths carry destination URLs; logs and errors show only the route, cut to a sane length. */
+/** Paths carry destination URLs; logs and errors show them cut to a sane length. */
 function routeLabel(path: string): string {
-  const MAX = 200;
-  return path.length > MAX ? `${path.slice(0, MAX)}…` : path;
+  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
 }

@@ -47,6 +47,33 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX events_message ON events (message_id);
 
+    CREATE TABLE url_groups (
+      name       TEXT PRIMARY KEY,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE url_group_endpoints (
+      group_name TEXT NOT NULL REFERENCES url_groups (name) ON DELETE CASCADE,
+      url        TEXT NOT NULL,
+      name       TEXT,
+      position   INTEGER NOT NULL,
+      PRIMARY KEY (group_name, url)
+    );
+
+    CREATE TABLE queues (
+      name        TEXT PRIMARY KEY,
+      parallelism INTEGER NOT NULL,
+      paused      INTEGER NOT NULL DEFAULT 0,
+      created_at  INTEGER NOT NULL,
+      updated_at  INTEGER NOT NULL
+    );
+
+    -- Small named values that must outlive a restart, such as rotated signing keys.
+    CREATE TABLE settings (
+      key   TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+
     CREATE TABLE dlq (
       dlq_id          TEXT PRIMARY KEY,
       message_id      TEXT NOT NULL,
