@@ -104,6 +104,7 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     });
   }
   db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('foreign_keys = ON');
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
