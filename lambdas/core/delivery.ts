@@ -26,6 +26,25 @@ const SYSTEM_HEADERS = new Set([
   'Upstash-Caller-Ip',
   'Upstash-Signature',
 ]);
+/**
+ * Hop-by-hop and framing headers belong to the outgoing connection, not the message, so a
+ * forwarded one is dropped: undici refuses several of them (every attempt would fail) and a
+ * forwarded Host would reach the wrong virtual host. QStash's Go client likewise ignores Host,
+ * Content-Length, Transfer-Encoding and Trailer. Apps that pass an incoming request's headers
+ * to the SDK forward all of these.
+ */
+const CONNECTION_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'content-length',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
 
 export type DeliveryDeps = {
   readonly client: DeliveryClient;
@@ -44,7 +63,8 @@ export async function buildDeliveryRequest(
 ): Promise<DeliveryRequest> {
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(message.header)) {
-    if (!SYSTEM_HEADERS.has(name)) headers[name] = values.join(', ');
+    if (!SYSTEM_HEADERS.has(name) && !CONNECTION_HEADERS.has(name.toLowerCase()))
+      headers[name] = values.join(', ');
   }
   headers['User-Agent'] = USER_AGENT;
   headers['Upstash-Message-Id'] = message.messageId;

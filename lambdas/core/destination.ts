@@ -9,6 +9,11 @@ const COLLAPSED_PREFIX = /^(https?):\/(?!\/)/i;
 const ENCODED_PREFIX = /^https?%3A/i;
 const GROUP_NAME = /^[A-Za-z0-9._-]+$/;
 
+/** URL group names are restricted to alphanumerics, `-`, `_` and `.` (qstash-api.md §2.1). */
+export function isUrlGroupName(name: string): boolean {
+  return GROUP_NAME.test(name);
+}
+
 /** The query parameters that configure QStash itself rather than belonging to the destination. */
 export function isQStashQueryParameter(name: string): boolean {
   const lower = name.toLowerCase();

@@ -19,8 +19,9 @@ export async function processDelivery(
   retried: number,
   signal?: AbortSignal,
 ): Promise<AttemptSettlement> {
-  const settlement = await attemptDelivery(deps, message, retried, signal);
-  await deps.store.settleAttempt(settlement);
+  const attempted = await attemptDelivery(deps, message, retried, signal);
+  // The store may have applied a cancel that raced the attempt: queue what it actually stored.
+  const settlement = await deps.store.settleAttempt(attempted);
   for (const callback of settlement.callbacks)
     await deps.queue.enqueue(callback.messageId, callback.notBefore);
   return settlement;

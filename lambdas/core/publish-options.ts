@@ -22,6 +22,7 @@ const LABEL = /^[A-Za-z0-9._-]+$/;
 const UNIX_SECONDS = /^\d+$/;
 const INTEGER = /^\d+$/;
 const SECOND_MS = 1000;
+const DAY_MS = 86_400_000;
 
 /** Headers never copied by `Upstash-Header-Forward: true`: credentials and hop-by-hop fields. */
 const NEVER_FORWARDED = new Set([
@@ -175,26 +176,24 @@ function parseTimeout(
 }
 
 function parseDue(headers: IncomingHeaders, config: CoreConfig): PublishOptions['due'] {
-  const notBefore = headers['upstash-not-before'];
-  // Upstash-Not-Before wins over Upstash-Delay when both are given (seeds).
-  if (notBefore !== undefined) {
-    const trimmed = notBefore.trim();
-    if (!UNIX_SECONDS.test(trimmed)) {
-      throw new BadRequestError(
-        `invalid Upstash-Not-Before "${notBefore}": expected a Unix timestamp in seconds`,
-      );
-    }
-    return { kind: 'at', timeMs: Number(trimmed) * SECOND_MS };
-  }
+  // Both headers are validated even though Upstash-Not-Before wins when both are given (seeds):
+  // a malformed value is refused, never silently ignored.
   const delay = headers['upstash-delay'];
-  if (delay === undefined) return { kind: 'delay', delayMs: 0 };
-  const delayMs = parseDurationMs(delay, 'Upstash-Delay');
+  const delayMs = delay === undefined ? 0 : parseDurationMs(delay, 'Upstash-Delay');
   if (delayMs > config.maxDelayMs) {
     throw new BadRequestError(
-      `invalid Upstash-Delay "${delay}": at most ${config.maxDelayMs / SECOND_MS}s (${Math.round(config.maxDelayMs / 86_400_000)}d) is allowed`,
+      `invalid Upstash-Delay "${delay}": at most ${config.maxDelayMs / SECOND_MS}s (${Math.round(config.maxDelayMs / DAY_MS)}d) is allowed`,
     );
   }
-  return { kind: 'delay', delayMs };
+  const notBefore = headers['upstash-not-before'];
+  if (notBefore === undefined) return { kind: 'delay', delayMs };
+  const trimmed = notBefore.trim();
+  if (!UNIX_SECONDS.test(trimmed)) {
+    throw new BadRequestError(
+      `invalid Upstash-Not-Before "${notBefore}": expected a Unix timestamp in seconds`,
+    );
+  }
+  return { kind: 'at', timeMs: Number(trimmed) * SECOND_MS };
 }
 
 function parseDedup(headers: IncomingHeaders): DedupRequest | undefined {

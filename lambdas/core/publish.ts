@@ -1,13 +1,18 @@
 import type { Clock } from '../ports/clock';
-import type { DeliveryQueue, MessageStore } from '../ports/message-store';
+import type { DedupClaim, DeliveryQueue, MessageStore } from '../ports/message-store';
+import type { QueueStore } from '../ports/queue-store';
+import type { UrlGroupStore } from '../ports/url-group-store';
 import type { CoreConfig } from './config';
 import { dedupKey } from './dedup';
+import type { Destination } from './destination';
 import { parseDestination } from './destination';
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+import { BadRequestError, PayloadTooLargeError } from './errors';
 import type { IncomingHeaders } from './headers';
 import type { IdGenerator } from './ids';
 import type { Message } from './message';
 import { mergeQueryConfig, parsePublishOptions } from './publish-options';
+import { validateQueueName } from './queues';
+import { groupNotFound } from './url-groups';
 
 /** A publish as the API layer received it: the path after `/v2/publish/`, raw. */
 export type PublishRequest = {
@@ -17,9 +22,17 @@ export type PublishRequest = {
   readonly headers: IncomingHeaders;
   readonly body: Uint8Array;
   readonly callerIp?: string;
+  /** From `/v2/enqueue/{queue}/...`: the FIFO queue to publish into, created if missing. */
+  readonly queueName?: string;
 };
 
 export type PublishedMessage = { messageId: string; url: string; deduplicated: boolean };
+
+/**
+ * What a publish answers, shaped as on the wire (qstash-api.md §2.8): one message for a URL
+ * destination, an array with one message per endpoint, in the group's order, for a URL group.
+ */
+export type PublishResult = PublishedMessage | PublishedMessage[];
 
 export type PublishDeps = {
   readonly store: MessageStore;
@@ -27,16 +40,25 @@ export type PublishDeps = {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly config: CoreConfig;
+  readonly queues: QueueStore;
+  readonly urlGroups: UrlGroupStore;
 };
+
+/** Where one message of a publish goes: the URL, or one endpoint of the URL group. */
+type Target = { readonly url: string; readonly topicName?: string; readonly endpointName?: string };
 
 /**
  * Validates a publish, deduplicates it, stores it and hands it to the delivery queue. The
  * message is durable before this resolves, so an acknowledged publish survives a crash.
+ *
+ * A URL group fans out: the headers are validated once, then each endpoint gets its own
+ * message (own id, retries and dead letter) with `topicName` set, deduplicated on its own. One
+ * code path for `/v2/publish`, `/v2/enqueue` and each element of `/v2/batch`.
  */
 export async function publishMessage(
   deps: PublishDeps,
   request: PublishRequest,
-): Promise<PublishedMessage> {
+): Promise<PublishResult> {
   const { config } = deps;
   if (request.body.byteLength > config.maxBodyBytes) {
     throw new PayloadTooLargeError(
@@ -44,9 +66,6 @@ export async function publishMessage(
     );
   }
   const destination = parseDestination(request.rawDestination, request.rawQuery);
-  if (destination.kind === 'group') {
-    throw new NotFoundError(`URL group "${destination.name}" not found`);
-  }
   const headers = mergeQueryConfig(request.headers, request.rawQuery);
   const options = parsePublishOptions(headers, config);
   if (options.cron !== undefined) {
@@ -61,9 +80,13 @@ export async function publishMessage(
       `invalid Upstash-Not-Before "${headers['upstash-not-before']}": at most ${config.maxDelayMs / 1000}s in the future is allowed`,
     );
   }
-  const message: Message = {
-    messageId: deps.ids.messageId(),
-    url: destination.url,
+  // Every check that can refuse the publish runs before anything is written.
+  const targets = await resolveTargets(deps, destination);
+  if (request.queueName !== undefined) {
+    // Enqueueing into a queue that does not exist creates it, with parallelism 1 (QStash).
+    await deps.queues.ensureQueue(validateQueueName(request.queueName), now);
+  }
+  const template: Omit<Message, 'messageId' | 'url'> = {
     method: options.method,
     header: options.header,
     body: request.body,
@@ -77,15 +100,61 @@ export async function publishMessage(
     labels: options.labels,
     callerIp: request.callerIp,
     deduplicationId: options.dedup?.kind === 'id' ? options.dedup.id : undefined,
+    queueName: request.queueName,
   };
-  const dedup = options.dedup && {
-    key: dedupKey(options.dedup, destination.url, headers, request.body),
-    expiresAt: now + config.dedupWindowMs,
-  };
+  // Content-based keys hash the destination as given: the URL, or the group's name.
+  const baseKey =
+    options.dedup &&
+    dedupKey(
+      options.dedup,
+      destination.kind === 'url' ? destination.url : destination.name,
+      headers,
+      request.body,
+    );
+  const published: PublishedMessage[] = [];
+  for (const target of targets) {
+    const message: Message = {
+      ...template,
+      messageId: deps.ids.messageId(),
+      url: target.url,
+      ...(target.topicName !== undefined && { topicName: target.topicName }),
+      ...(target.endpointName !== undefined && { endpointName: target.endpointName }),
+    };
+    // Each endpoint of a group is deduplicated on its own key. A URL always holds a ":" and a
+    // deduplication id never does, so no endpoint key equals another publish's key by accident.
+    const dedup: DedupClaim | undefined = baseKey
+      ? {
+          key: destination.kind === 'url' ? baseKey : `${baseKey}|${target.url}`,
+          expiresAt: now + config.dedupWindowMs,
+        }
+      : undefined;
+    published.push(await storeMessage(deps, message, dedup, now));
+  }
+  return destination.kind === 'url' ? published[0]! : published;
+}
+
+/** The URL itself, or every endpoint of the group; a group that does not exist is a 404. */
+async function resolveTargets(deps: PublishDeps, destination: Destination): Promise<Target[]> {
+  if (destination.kind === 'url') return [{ url: destination.url }];
+  const group = await deps.urlGroups.getGroup(destination.name);
+  if (!group) throw groupNotFound(destination.name);
+  return group.endpoints.map((endpoint) => ({
+    url: endpoint.url,
+    topicName: group.name,
+    endpointName: endpoint.name,
+  }));
+}
+
+async function storeMessage(
+  deps: PublishDeps,
+  message: Message,
+  dedup: DedupClaim | undefined,
+  now: number,
+): Promise<PublishedMessage> {
   const result = await deps.store.insertMessage(message, dedup, now);
   if (!result.inserted) {
-    return { messageId: result.existingMessageId, url: destination.url, deduplicated: true };
+    return { messageId: result.existingMessageId, url: message.url, deduplicated: true };
   }
-  await deps.queue.enqueue(message.messageId, notBefore);
-  return { messageId: message.messageId, url: destination.url, deduplicated: false };
+  await deps.queue.enqueue(message.messageId, message.notBefore);
+  return { messageId: message.messageId, url: message.url, deduplicated: false };
 }

@@ -67,7 +67,9 @@ export function loadEmbeddedConfig(
     } catch {
       // reported below, like a value under the minimum
     }
-    problems.push(`${name}="${value}" must be a duration of at least ${minMs / 1000}s, such as 30s, 15m, 2h or 90d`);
+    problems.push(
+      `${name}="${value}" must be a duration of at least ${minMs / 1000}s, such as 30s, 15m, 2h or 90d`,
+    );
     return fallbackMs;
   };
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {

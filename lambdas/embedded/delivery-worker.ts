@@ -110,6 +110,19 @@ export class DeliveryWorker {
   }
 
   #pump(): void {
+    try {
+      this.#claimAndRun();
+    } catch (error) {
+      // The store failed (disk full, I/O error): log, and look again later rather than crash
+      // the process or spin. Nothing was claimed, so nothing is lost.
+      this.#options.logger.error('could not claim due messages; retrying', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.#wakeUpAt(this.#options.clock.now() + FAULT_BACKOFF_MS);
+    }
+  }
+
+  #claimAndRun(): void {
     if (this.#stopping) return;
     const { store, clock, concurrency, leaseMs } = this.#options;
     const free = concurrency - this.#inFlight;

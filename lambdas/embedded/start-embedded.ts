@@ -1,10 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
+import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
+import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
+import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
+import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
 import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
 import { createIdGenerator } from '../core/ids';
+import { KeyRing } from '../core/key-ring';
 import { processDelivery } from '../core/process-delivery';
-import type { SigningKeys } from '../core/signing';
 import { createApi } from '../http/router';
 import type { Clock } from '../ports/clock';
 import { systemClock } from '../ports/clock';
@@ -35,16 +40,21 @@ export async function startEmbedded(
   clock: Clock = systemClock,
 ): Promise<RunningServer> {
   const db = openDatabase(config.dataDir, config.sqliteSynchronous);
-  const store = new SqliteMessageStore(db);
+  // A cancel that removes waiting messages may let the next messages of their queues start.
+  const store = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
   const ids = createIdGenerator();
-  const keys: SigningKeys = { current: config.currentSigningKey, next: config.nextSigningKey };
-  const signingKeys = () => keys;
+  const keyRing = await KeyRing.load(new SqliteSigningKeyStore(db), {
+    current: config.currentSigningKey,
+    next: config.nextSigningKey,
+  });
+  const signingKeys = () => keyRing.current();
   const client = new UndiciDeliveryClient({
     maxResponseBodyBytes: config.core.maxResponseBodyBytes,
   });
 
   let worker: DeliveryWorker | undefined;
   const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
+  const queues = new SqliteQueueStore(db, () => worker?.notify(clock.now()));
   const deliveryDeps = { client, clock, ids, config: config.core, signingKeys, store, queue };
   worker = new DeliveryWorker({
     store,
@@ -62,7 +72,11 @@ export async function startEmbedded(
     ids,
     config: config.core,
     token: config.token,
-    signingKeys,
+    keyRing,
+    queues,
+    urlGroups: new SqliteUrlGroupStore(db),
+    deadLetters: new SqliteDeadLetterStore(db, store),
+    events: new SqliteEventLog(db),
     logger,
   });
   const server = createNodeServer({ handle: api, maxBodyBytes: config.core.maxBodyBytes });

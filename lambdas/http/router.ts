@@ -4,16 +4,43 @@ import type { ApiRequest, ApiResponse } from './api-types';
 import { createAuthenticator } from './auth';
 import { errorResponse } from './error-response';
 import type { BaseApiDeps, Route } from './route';
+import { batchRoutes } from './routes/batch-routes';
+import type { DlqRouteDeps } from './routes/dlq-routes';
+import { dlqRoutes } from './routes/dlq-routes';
 import type { KeyRouteDeps } from './routes/key-routes';
 import { keyRoutes } from './routes/key-routes';
+import type { LogRouteDeps } from './routes/log-routes';
+import { logRoutes } from './routes/log-routes';
+import type { MessageRouteDeps } from './routes/message-routes';
+import { messageRoutes } from './routes/message-routes';
 import { publishRoutes } from './routes/publish-routes';
+import type { QueueRouteDeps } from './routes/queue-routes';
+import { queueRoutes } from './routes/queue-routes';
+import type { UrlGroupRouteDeps } from './routes/url-group-routes';
+import { urlGroupRoutes } from './routes/url-group-routes';
 
-export type ApiDeps = BaseApiDeps & PublishDeps & KeyRouteDeps;
+export type ApiDeps = BaseApiDeps &
+  PublishDeps &
+  KeyRouteDeps &
+  QueueRouteDeps &
+  UrlGroupRouteDeps &
+  MessageRouteDeps &
+  DlqRouteDeps &
+  LogRouteDeps;
 
 const MAX_LOGGED_PATH = 200;
 
 function allRoutes(): Route<ApiDeps>[] {
-  return [...publishRoutes, ...keyRoutes];
+  return [
+    ...publishRoutes,
+    ...keyRoutes,
+    ...queueRoutes,
+    ...urlGroupRoutes,
+    ...batchRoutes,
+    ...messageRoutes,
+    ...dlqRoutes,
+    ...logRoutes,
+  ];
 }
 
 /** The `/v2` API over runtime-neutral requests; every route authenticates first. */
@@ -25,22 +52,32 @@ export function createApi(deps: ApiDeps): (request: ApiRequest) => Promise<ApiRe
       authenticate(request);
       return await dispatch(routes, deps, request);
     } catch (error) {
-      return errorResponse(error, deps.logger, { method: request.method, path: routeLabel(request.path) });
+      return errorResponse(error, deps.logger, {
+        method: request.method,
+        path: routeLabel(request.path),
+      });
     }
   };
 }
 
-async function dispatch(routes: Route<ApiDeps>[], deps: ApiDeps, request: ApiRequest): Promise<ApiResponse> {
+async function dispatch(
+  routes: Route<ApiDeps>[],
+  deps: ApiDeps,
+  request: ApiRequest,
+): Promise<ApiResponse> {
   const allowed: string[] = [];
   for (const route of routes) {
     const match = route.pattern.exec(request.path);
     if (!match) continue;
-    if (route.method === request.method) return route.handle({ request, params: match.slice(1), deps });
+    if (route.method === request.method)
+      return route.handle({ request, params: match.slice(1), deps });
     allowed.push(route.method);
   }
   const label = routeLabel(request.path);
   if (allowed.length > 0) {
-    throw new MethodNotAllowedError(`${request.method} is not allowed on ${label}; use ${allowed.join(' or ')}`);
+    throw new MethodNotAllowedError(
+      `${request.method} is not allowed on ${label}; use ${allowed.join(' or ')}`,
+    );
   }
   throw new NotFoundError(`no route for ${request.method} ${label}`);
 }

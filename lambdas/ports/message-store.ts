@@ -1,4 +1,5 @@
 import type { DeadLetter, LogEvent, Message } from '../core/message';
+import type { MessageFilter } from './listing';
 
 /** A dedup key claimed together with the message it first published. */
 export type DedupClaim = { readonly key: string; readonly expiresAt: number };
@@ -13,7 +14,9 @@ export type AttemptSettlement = {
   readonly outcome:
     | { readonly kind: 'delivered' }
     | { readonly kind: 'retry'; readonly retryAt: number }
-    | { readonly kind: 'failed'; readonly deadLetter: DeadLetter };
+    | { readonly kind: 'failed'; readonly deadLetter: DeadLetter }
+    /** The message was canceled while the attempt ran: it ends here (core/messages.ts). */
+    | { readonly kind: 'canceled' };
   readonly events: readonly LogEvent[];
   /** Callback and failure-callback messages to create; they are delivered like any message. */
   readonly callbacks: readonly Message[];
@@ -31,7 +34,28 @@ export type MessageStore = {
     nowMs: number,
   ): Promise<InsertResult>;
   getMessage(messageId: string): Promise<Message | undefined>;
-  settleAttempt(settlement: AttemptSettlement): Promise<void>;
+  /**
+   * Persists an attempt's settlement in one step and resolves with the settlement as applied.
+   * When the message was canceled while its attempt ran, the store applies
+   * `canceledSettlement(settlement)` from core/messages.ts instead, atomically with reading the
+   * cancel mark, so a cancel is never lost to a settlement racing it.
+   */
+  settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement>;
+  /**
+   * A message that may still be attempted: not delivered, failed or canceled (a message whose
+   * attempt is in flight is pending until it settles, unless a cancel was requested).
+   */
+  getPendingMessage(messageId: string): Promise<Message | undefined>;
+  /**
+   * Cancels every pending message matching `filter` (`fromDate`/`toDate` bound the creation
+   * time) in one atomic step, and resolves with how many were canceled:
+   * - waiting for an attempt: removed, with CANCEL_REQUESTED then CANCELED events at `nowMs`;
+   * - attempt in flight: marked, with a CANCEL_REQUESTED event; its settlement then ends it
+   *   CANCELED (see settleAttempt), and an attempt given back uncounted (shutdown, crash) ends
+   *   it CANCELED instead of running again.
+   * Messages already canceled, delivered or failed do not match.
+   */
+  cancelMessages(filter: MessageFilter, nowMs: number): Promise<number>;
 };
 
 /** Hands stored messages to the runtime's delivery mechanism at their due time. */

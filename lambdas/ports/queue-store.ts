@@ -14,6 +14,8 @@ export type QueueSettings = { readonly parallelism: number; readonly paused: boo
 export type QueueStore = {
   /** Creates or updates a queue; `settings` fields left undefined keep their value (or default). */
   upsertQueue(name: string, settings: Partial<QueueSettings>, nowMs: number): Promise<void>;
+  /** Creates the queue with default settings if it does not exist; never changes one that does. */
+  ensureQueue(name: string, nowMs: number): Promise<void>;
   getQueue(name: string): Promise<Queue | undefined>;
   listQueues(): Promise<Queue[]>;
   /** Deletes the queue and cancels its undelivered messages; false when it does not exist. */

@@ -8,6 +8,8 @@ export type ReceivedRequest = {
   /** Path and query, as sent. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** Names and values alternating, with the names cased exactly as sent. */
+  readonly rawHeaders: readonly string[];
   readonly body: Buffer;
   readonly receivedAt: number;
 };
@@ -44,6 +46,7 @@ export class TestReceiver {
           method: req.method ?? '',
           path: req.url ?? '',
           headers: req.headers,
+          rawHeaders: req.rawHeaders,
           body: Buffer.concat(chunks),
           receivedAt: Date.now(),
         };

@@ -82,6 +82,16 @@ describe('dedupKey', () => {
       expect(contentKey(withOthers)).toBe(contentKey());
     });
 
+    it('returns the same key when only the SDK telemetry headers differ', () => {
+      const fromAnotherClient = {
+        ...HEADERS,
+        'upstash-telemetry-sdk': 'upstash-qstash-js@v2.12.0',
+        'upstash-telemetry-runtime': 'node@v22.1.0',
+      };
+
+      expect(contentKey(fromAnotherClient)).toBe(contentKey());
+    });
+
     it('ignores headers whose value is undefined', () => {
       expect(contentKey({ ...HEADERS, 'upstash-retries': undefined })).toBe(contentKey());
     });

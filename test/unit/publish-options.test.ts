@@ -173,6 +173,12 @@ describe('parsePublishOptions', () => {
       expect(options.due).toEqual({ kind: 'at', timeMs: NOT_BEFORE_S * SECOND_MS });
     });
 
+    it('still refuses a malformed Upstash-Delay beside it', () => {
+      expectRefused('upstash-delay', 'soon', 'Upstash-Delay', {
+        'upstash-not-before': String(NOT_BEFORE_S),
+      });
+    });
+
     it.each(['soon', '-1', '1.5', '2024-01-01', ''])(
       'throws naming the header when the value is %j',
       (value) => {

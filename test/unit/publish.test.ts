@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { SqliteQueueStore } from '../../lambdas/adapters/embedded/sqlite-queue-store';
+import { SqliteUrlGroupStore } from '../../lambdas/adapters/embedded/sqlite-url-group-store';
 import type { CoreConfig } from '../../lambdas/core/config';
 import { DEFAULT_CORE_CONFIG } from '../../lambdas/core/config';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../../lambdas/core/errors';
@@ -64,7 +66,15 @@ describe('publishMessage', () => {
     store = new SqliteMessageStore(db);
     queue = recordingQueue();
     clock = fixedClock(T0);
-    deps = { store, queue, clock, ids: sequentialIds(), config: CONFIG };
+    deps = {
+      store,
+      queue,
+      clock,
+      ids: sequentialIds(),
+      config: CONFIG,
+      queues: new SqliteQueueStore(db, () => {}),
+      urlGroups: new SqliteUrlGroupStore(db),
+    };
   });
 
   afterEach(() => {
@@ -176,7 +186,7 @@ describe('publishMessage', () => {
 
       const duplicate = await publishMessage(deps, request({ headers: byId }));
 
-      expect(duplicate.deduplicated).toBe(true);
+      expect(duplicate).toMatchObject({ deduplicated: true });
     });
 
     it('accepts a new message once the claim has expired, and deduplicates against it', async () => {
@@ -202,7 +212,7 @@ describe('publishMessage', () => {
         request({ body: new Uint8Array(MAX_BODY_BYTES) }),
       );
 
-      expect(published.deduplicated).toBe(false);
+      expect(published).toMatchObject({ deduplicated: false });
     });
 
     it('throws PayloadTooLargeError when the body is over the maximum', async () => {

@@ -25,11 +25,22 @@ const MIGRATIONS: Record<number, string> = {
       retried     INTEGER NOT NULL DEFAULT 0,
       due_at      INTEGER,
       lease_until INTEGER,
-      created_at  INTEGER NOT NULL
+      created_at  INTEGER NOT NULL,
+      -- FIFO queue membership: callbacks of a queued message share its position, so the queue
+      -- moves on only when the message and its callbacks are done.
+      queue_name  TEXT,
+      queue_seq   INTEGER,
+      -- Set when a cancel arrives while an attempt is in flight: the attempt's settlement (or
+      -- its release) then ends the message CANCELED.
+      cancel_requested_at INTEGER
     );
-    -- Only messages waiting for an attempt are in this index, so finding due work stays cheap
-    -- however many failed messages are kept for the DLQ.
-    CREATE INDEX messages_due ON messages (due_at) WHERE due_at IS NOT NULL AND lease_until IS NULL;
+    -- Only unqueued messages waiting for an attempt are in this index, so finding due work stays
+    -- cheap however many failed messages are kept for the DLQ.
+    CREATE INDEX messages_due ON messages (due_at)
+      WHERE due_at IS NOT NULL AND lease_until IS NULL AND queue_name IS NULL;
+    -- A queue's open messages (pending or in flight) in FIFO order.
+    CREATE INDEX messages_queue ON messages (queue_name, queue_seq)
+      WHERE queue_name IS NOT NULL AND due_at IS NOT NULL;
 
     CREATE TABLE dedup_keys (
       key        TEXT PRIMARY KEY,
@@ -46,6 +57,26 @@ const MIGRATIONS: Record<number, string> = {
       fields     TEXT NOT NULL
     );
     CREATE INDEX events_message ON events (message_id);
+    -- /v2/events pages by (time, seq); seq is the rowid, so this index covers the order.
+    CREATE INDEX events_time ON events (time);
+
+    -- What every message was created with, kept after the message is delivered or canceled:
+    -- the log joins it to echo the configuration, and the log, DLQ and cancel filters match on
+    -- its columns. Written once per message, never per attempt.
+    CREATE TABLE message_history (
+      message_id  TEXT PRIMARY KEY,
+      created_at  INTEGER NOT NULL,
+      url         TEXT NOT NULL,
+      host        TEXT NOT NULL,
+      path        TEXT NOT NULL,
+      topic_name  TEXT,
+      queue_name  TEXT,
+      schedule_id TEXT,
+      caller_ip   TEXT,
+      labels      TEXT NOT NULL,
+      fields      TEXT NOT NULL,
+      body        BLOB NOT NULL
+    );
 
     CREATE TABLE url_groups (
       name       TEXT PRIMARY KEY,
@@ -59,6 +90,9 @@ const MIGRATIONS: Record<number, string> = {
       position   INTEGER NOT NULL,
       PRIMARY KEY (group_name, url)
     );
+    -- An endpoint name, when given, picks out one endpoint of its group.
+    CREATE UNIQUE INDEX url_group_endpoint_names ON url_group_endpoints (group_name, name)
+      WHERE name IS NOT NULL;
 
     CREATE TABLE queues (
       name        TEXT PRIMARY KEY,
@@ -82,6 +116,8 @@ const MIGRATIONS: Record<number, string> = {
       fields          TEXT NOT NULL,
       response_body   BLOB NOT NULL
     );
+    -- The DLQ lists and pages by (failed_at, dlq_id).
+    CREATE INDEX dlq_failed ON dlq (failed_at, dlq_id);
   `,
 };
 
@@ -99,9 +135,12 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     db.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (error) {
     db.close();
-    throw new Error(`${path} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`, {
-      cause: error,
-    });
+    throw new Error(
+      `${path} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`,
+      {
+        cause: error,
+      },
+    );
   }
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');

@@ -1,17 +1,24 @@
 import type Database from 'better-sqlite3';
 import type { LogEvent, Message } from '../../core/message';
 import { decodeMessage, encodeMessageFields } from '../../core/message-codec';
+import { cancelEvents, canceledEvent, canceledSettlement } from '../../core/messages';
+import type { MessageFilter } from '../../ports/listing';
 import type {
   AttemptSettlement,
   DedupClaim,
   InsertResult,
   MessageStore,
 } from '../../ports/message-store';
+import { historyWriter, messageFilterSql, whereAll } from './sqlite-listing';
 
 /** A message taken for an attempt, with the attempt number it is on. */
 export type ClaimedMessage = { message: Message; retried: number };
 
 type MessageRow = { fields: string; body: Buffer; retried: number };
+type DueRow = { id: string; dueAt: number };
+type WindowRow = DueRow & { leaseUntil: number | null };
+type QueuePosition = { name: string; seq: number };
+type CancelRow = { id: string; url: string; leaseUntil: number | null };
 
 /**
  * The embedded runtime's store: messages, dedup keys, event log and DLQ in one SQLite file.
@@ -25,13 +32,32 @@ export class SqliteMessageStore implements MessageStore {
     dedup: DedupClaim | undefined,
     nowMs: number,
   ) => InsertResult;
-  readonly #settle: (settlement: AttemptSettlement) => void;
+  readonly #settle: (settlement: AttemptSettlement) => AttemptSettlement;
+  readonly #insertNew: (message: Message, nowMs: number) => void;
+  readonly #cancel: (filter: MessageFilter, nowMs: number) => number;
+  readonly #release: (messageId: string, dueAt: number | undefined) => void;
+  readonly #releaseAll: () => number;
+  readonly #onChange: () => void;
 
-  constructor(db: Database.Database) {
+  readonly #claim: (nowMs: number, limit: number, leaseUntil: number) => ClaimedMessage[];
+
+  /**
+   * @param onChange called after a cancel removed waiting messages, which may let the next
+   *   messages of their FIFO queues start.
+   */
+  constructor(db: Database.Database, onChange: () => void = () => {}) {
+    this.#onChange = onChange;
+    const writeHistory = historyWriter(db);
     const statements = {
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, fields, body, state, retried, due_at, created_at)
-         VALUES (?, ?, ?, 'CREATED', 0, ?, ?)`,
+        `INSERT INTO messages (id, fields, body, state, retried, due_at, created_at, queue_name, queue_seq)
+         VALUES (?, ?, ?, 'CREATED', 0, ?, ?, ?, ?)`,
+      ),
+      nextQueueSeq: db.prepare(
+        'SELECT COALESCE(MAX(queue_seq), 0) + 1 AS seq FROM messages WHERE queue_name = ?',
+      ),
+      queuePosition: db.prepare(
+        'SELECT queue_name AS name, queue_seq AS seq FROM messages WHERE id = ? AND queue_name IS NOT NULL',
       ),
       insertEvent: db.prepare(
         'INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)',
@@ -55,15 +81,26 @@ export class SqliteMessageStore implements MessageStore {
         `INSERT INTO dlq (dlq_id, message_id, failed_at, response_status, fields, response_body)
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
-      claimDue: db.prepare(
-        `UPDATE messages SET lease_until = ?, state = 'ACTIVE'
-         WHERE id IN (
-           SELECT id FROM messages WHERE due_at <= ? AND lease_until IS NULL ORDER BY due_at LIMIT ?
-         )
-         RETURNING fields, body, retried, due_at AS dueAt`,
+      dueUnqueued: db.prepare(
+        `SELECT id, due_at AS dueAt FROM messages
+         WHERE due_at <= ? AND lease_until IS NULL AND queue_name IS NULL ORDER BY due_at LIMIT ?`,
       ),
-      nextDueAt: db.prepare(
-        'SELECT MIN(due_at) AS dueAt FROM messages WHERE due_at IS NOT NULL AND lease_until IS NULL',
+      activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
+      // The open messages at the head of a queue: those in its first `parallelism` positions.
+      queueWindow: db.prepare(
+        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil FROM messages
+         WHERE queue_name = @name AND due_at IS NOT NULL AND queue_seq IN (
+           SELECT DISTINCT queue_seq FROM messages
+           WHERE queue_name = @name AND due_at IS NOT NULL ORDER BY queue_seq LIMIT @parallelism
+         )`,
+      ),
+      lease: db.prepare(
+        `UPDATE messages SET lease_until = ?, state = 'ACTIVE' WHERE id = ?
+         RETURNING fields, body, retried`,
+      ),
+      nextDueUnqueued: db.prepare(
+        `SELECT MIN(due_at) AS dueAt FROM messages
+         WHERE due_at IS NOT NULL AND lease_until IS NULL AND queue_name IS NULL`,
       ),
       release: db.prepare(
         `UPDATE messages SET lease_until = NULL, due_at = COALESCE(?, due_at),
@@ -74,17 +111,40 @@ export class SqliteMessageStore implements MessageStore {
         `UPDATE messages SET lease_until = NULL, state = CASE WHEN retried = 0 THEN 'CREATED' ELSE 'RETRY' END
          WHERE lease_until IS NOT NULL`,
       ),
+      // A message is pending while it may still be attempted (due_at is cleared when it fails)
+      // and no cancel is waiting for its attempt to settle.
+      getPending: db.prepare(
+        `SELECT fields, body, retried FROM messages
+         WHERE id = ? AND due_at IS NOT NULL AND cancel_requested_at IS NULL`,
+      ),
+      cancelRequestedAt: db.prepare('SELECT cancel_requested_at AS at FROM messages WHERE id = ?'),
+      markCancelRequested: db.prepare('UPDATE messages SET cancel_requested_at = ? WHERE id = ?'),
+      canceledLeases: db.prepare(
+        `SELECT id, json_extract(fields, '$.url') AS url, cancel_requested_at AS at FROM messages
+         WHERE lease_until IS NOT NULL AND cancel_requested_at IS NOT NULL AND (@id IS NULL OR id = @id)`,
+      ),
     };
     this.#statements = statements;
 
-    const insertNew = (message: Message, nowMs: number) => {
+    const insertNew = (message: Message, nowMs: number, position?: QueuePosition) => {
+      const queue =
+        position ??
+        (message.queueName === undefined
+          ? undefined
+          : {
+              name: message.queueName,
+              seq: (statements.nextQueueSeq.get(message.queueName) as { seq: number }).seq,
+            });
       statements.insertMessage.run(
         message.messageId,
         encodeMessageFields(message),
         message.body,
         message.notBefore,
         message.createdAt,
+        queue?.name ?? null,
+        queue?.seq ?? null,
       );
+      writeHistory(message);
       this.#appendEvent({
         time: nowMs,
         messageId: message.messageId,
@@ -92,6 +152,7 @@ export class SqliteMessageStore implements MessageStore {
         url: message.url,
       });
     };
+    this.#insertNew = (message, nowMs) => insertNew(message, nowMs);
 
     this.#insert = db.transaction(
       (message: Message, dedup: DedupClaim | undefined, nowMs: number): InsertResult => {
@@ -109,10 +170,29 @@ export class SqliteMessageStore implements MessageStore {
       },
     );
 
-    this.#settle = db.transaction((settlement: AttemptSettlement) => {
+    this.#claim = db.transaction((nowMs: number, limit: number, leaseUntil: number) => {
+      const candidates = statements.dueUnqueued.all(nowMs, limit) as DueRow[];
+      for (const row of this.#queueWindows()) {
+        if (row.leaseUntil === null && row.dueAt <= nowMs) candidates.push(row);
+      }
+      candidates.sort((a, b) => a.dueAt - b.dueAt);
+      return candidates.slice(0, limit).map(({ id }) => {
+        const row = statements.lease.get(leaseUntil, id) as MessageRow;
+        return { message: decodeMessage(row.fields, row.body), retried: row.retried };
+      });
+    });
+
+    this.#settle = db.transaction((proposed: AttemptSettlement): AttemptSettlement => {
+      // Read in the transaction that settles, so a cancel cannot slip in between.
+      const cancel = statements.cancelRequestedAt.get(proposed.message.messageId) as
+        | { at: number | null }
+        | undefined;
+      const settlement = cancel?.at != null ? canceledSettlement(proposed) : proposed;
       const { message, outcome } = settlement;
+      // Read before the row may be deleted: the callbacks take the message's place in its queue.
+      const position = statements.queuePosition.get(message.messageId) as QueuePosition | undefined;
       for (const event of settlement.events) this.#appendEvent(event);
-      if (outcome.kind === 'delivered') {
+      if (outcome.kind === 'delivered' || outcome.kind === 'canceled') {
         statements.deleteMessage.run(message.messageId);
       } else if (outcome.kind === 'retry') {
         statements.scheduleRetry.run(settlement.retried + 1, outcome.retryAt, message.messageId);
@@ -128,8 +208,54 @@ export class SqliteMessageStore implements MessageStore {
           deadLetter.responseBody,
         );
       }
-      for (const callback of settlement.callbacks) insertNew(callback, callback.createdAt);
+      for (const callback of settlement.callbacks) {
+        insertNew(callback, callback.createdAt, position);
+      }
+      return settlement;
     });
+
+    this.#cancel = db.transaction((filter: MessageFilter, nowMs: number): number => {
+      const where = whereAll([
+        { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
+        ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', history: 'h' }),
+      ]);
+      const rows = db
+        .prepare(
+          `SELECT m.id, json_extract(m.fields, '$.url') AS url, m.lease_until AS leaseUntil
+           FROM messages m LEFT JOIN message_history h ON h.message_id = m.id
+           WHERE ${where.sql}`,
+        )
+        .all(...where.params) as CancelRow[];
+      for (const row of rows) {
+        const inFlight = row.leaseUntil !== null;
+        for (const event of cancelEvents({ messageId: row.id, url: row.url }, nowMs, inFlight)) {
+          this.#appendEvent(event);
+        }
+        if (inFlight) statements.markCancelRequested.run(nowMs, row.id);
+        else statements.deleteMessage.run(row.id);
+      }
+      return rows.length;
+    });
+
+    // An attempt given back uncounted must not run again for a message canceled meanwhile.
+    const endCanceled = (messageId: string | null): number => {
+      const rows = statements.canceledLeases.all({ id: messageId }) as {
+        id: string;
+        url: string;
+        at: number;
+      }[];
+      for (const row of rows) {
+        this.#appendEvent(canceledEvent({ messageId: row.id, url: row.url }, row.at));
+        statements.deleteMessage.run(row.id);
+      }
+      return rows.length;
+    };
+    this.#release = db.transaction((messageId: string, dueAt: number | undefined) => {
+      if (endCanceled(messageId) === 0) statements.release.run(dueAt ?? null, messageId);
+    });
+    this.#releaseAll = db.transaction(
+      () => endCanceled(null) + statements.releaseAll.run().changes,
+    );
   }
 
   #appendEvent(event: LogEvent): void {
@@ -150,27 +276,51 @@ export class SqliteMessageStore implements MessageStore {
     return row && decodeMessage(row.fields, row.body);
   }
 
-  async settleAttempt(settlement: AttemptSettlement): Promise<void> {
-    this.#settle(settlement);
+  async settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement> {
+    return this.#settle(settlement);
   }
 
-  /** Leases up to `limit` due messages, earliest first, until `leaseUntil`. */
+  async getPendingMessage(messageId: string): Promise<Message | undefined> {
+    const row = this.#statements.getPending.get(messageId) as MessageRow | undefined;
+    return row && decodeMessage(row.fields, row.body);
+  }
+
+  async cancelMessages(filter: MessageFilter, nowMs: number): Promise<number> {
+    const cancelled = this.#cancel(filter, nowMs);
+    if (cancelled > 0) this.#onChange();
+    return cancelled;
+  }
+
+  /**
+   * Stores a new message with its history and CREATED event, for another SQLite adapter to call
+   * inside its own transaction (the DLQ's retry), so every message is created the same way.
+   */
+  insertCreated(message: Message, nowMs: number): void {
+    this.#insertNew(message, nowMs);
+  }
+
+  /**
+   * Leases up to `limit` due messages, earliest first, until `leaseUntil`. A queued message is
+   * due only while it is in its queue's window: among the first `parallelism` open positions of
+   * a queue that is not paused.
+   */
   claimDue(nowMs: number, limit: number, leaseUntil: number): ClaimedMessage[] {
-    const rows = this.#statements.claimDue.all(leaseUntil, nowMs, limit) as (MessageRow & {
-      dueAt: number;
-    })[];
-    // RETURNING yields rows in the order they were updated, not the subquery's ORDER BY.
-    rows.sort((a, b) => a.dueAt - b.dueAt);
-    return rows.map((row) => ({
-      message: decodeMessage(row.fields, row.body),
-      retried: row.retried,
-    }));
+    return this.#claim(nowMs, limit, leaseUntil);
   }
 
-  /** The earliest due time of a message not in flight, if any. */
+  /** The earliest due time of a message that could be claimed once due, if any. */
   nextDueAt(): number | undefined {
-    const row = this.#statements.nextDueAt.get() as { dueAt: number | null };
-    return row.dueAt ?? undefined;
+    const unqueued = (this.#statements.nextDueUnqueued.get() as { dueAt: number | null }).dueAt;
+    let earliest = unqueued ?? Number.POSITIVE_INFINITY;
+    for (const row of this.#queueWindows()) {
+      if (row.leaseUntil === null) earliest = Math.min(earliest, row.dueAt);
+    }
+    return Number.isFinite(earliest) ? earliest : undefined;
+  }
+
+  #queueWindows(): WindowRow[] {
+    const queues = this.#statements.activeQueues.all() as { name: string; parallelism: number }[];
+    return queues.flatMap((queue) => this.#statements.queueWindow.all(queue) as WindowRow[]);
   }
 
   /**
@@ -178,7 +328,7 @@ export class SqliteMessageStore implements MessageStore {
    * settled) without counting it; `dueAt` postpones it, otherwise it keeps its due time.
    */
   release(messageId: string, dueAt?: number): void {
-    this.#statements.release.run(dueAt ?? null, messageId);
+    this.#release(messageId, dueAt);
   }
 
   /**
@@ -186,6 +336,6 @@ export class SqliteMessageStore implements MessageStore {
    * found then belongs to a process that died mid-attempt, and its message is due again.
    */
   releaseAll(): number {
-    return this.#statements.releaseAll.run().changes;
+    return this.#releaseAll();
   }
 }

@@ -1,25 +1,28 @@
 import type { PublishDeps } from '../../core/publish';
 import { publishMessage } from '../../core/publish';
-import { jsonResponse } from '../api-types';
 import type { Route } from '../route';
+import { publishResponse } from './published-json';
 
-export const publishRoutes: Route<PublishDeps>[] = [
-  {
+function publishRoute(pattern: RegExp, queued: boolean): Route<PublishDeps> {
+  return {
     method: 'POST',
-    pattern: /^\/v2\/publish\/(.+)$/,
+    pattern,
     handle: async ({ request, params, deps }) => {
       const published = await publishMessage(deps, {
-        rawDestination: params[0]!,
+        rawDestination: params[queued ? 1 : 0]!,
         rawQuery: request.rawQuery,
         headers: request.headers,
         body: request.body,
         callerIp: request.sourceIp,
+        queueName: queued ? params[0] : undefined,
       });
-      const { messageId, url } = published;
-      // A duplicate is accepted (202) and names the message that was published first.
-      return published.deduplicated
-        ? jsonResponse(202, { messageId, url, deduplicated: true })
-        : jsonResponse(200, { messageId, url });
+      return publishResponse(published);
     },
-  },
+  };
+}
+
+/** `/v2/publish/{destination}` and `/v2/enqueue/{queue}/{destination}` (qstash-api.md §2.1). */
+export const publishRoutes: Route<PublishDeps>[] = [
+  publishRoute(/^\/v2\/publish\/(.+)$/, false),
+  publishRoute(/^\/v2\/enqueue\/([^/]+)\/(.+)$/, true),
 ];

@@ -1,0 +1,108 @@
+import type Database from 'better-sqlite3';
+import type { Queue, QueueSettings, QueueStore } from '../../ports/queue-store';
+
+/** A queue's first messages start one at a time unless its parallelism says otherwise. */
+const DEFAULT_PARALLELISM = 1;
+
+type QueueRow = {
+  name: string;
+  parallelism: number;
+  paused: number;
+  createdAt: number;
+  updatedAt: number;
+  lag: number;
+};
+
+/**
+ * FIFO queues in SQLite. A queue's order lives with its messages (`queue_seq`); this store
+ * keeps the settings, and tells the delivery worker when a change may let messages start.
+ */
+export class SqliteQueueStore implements QueueStore {
+  readonly #statements;
+  readonly #onChange: () => void;
+  readonly #delete: (name: string, nowMs: number) => boolean;
+
+  /** @param onChange called after a change that may make queued messages deliverable. */
+  constructor(db: Database.Database, onChange: () => void) {
+    this.#onChange = onChange;
+    const select = `SELECT q.name, q.parallelism, q.paused, q.created_at AS createdAt, q.updated_at AS updatedAt,
+        (SELECT COUNT(DISTINCT queue_seq) FROM messages m
+         WHERE m.queue_name = q.name AND m.due_at IS NOT NULL) AS lag
+      FROM queues q`;
+    const statements = {
+      upsert: db.prepare(
+        `INSERT INTO queues (name, parallelism, paused, created_at, updated_at)
+         VALUES (@name, COALESCE(@parallelism, ${DEFAULT_PARALLELISM}), COALESCE(@paused, 0), @now, @now)
+         ON CONFLICT (name) DO UPDATE SET
+           parallelism = COALESCE(@parallelism, parallelism),
+           paused = COALESCE(@paused, paused),
+           updated_at = @now`,
+      ),
+      ensure: db.prepare(
+        `INSERT INTO queues (name, parallelism, paused, created_at, updated_at)
+         VALUES (?, ${DEFAULT_PARALLELISM}, 0, ?, ?) ON CONFLICT (name) DO NOTHING`,
+      ),
+      get: db.prepare(`${select} WHERE q.name = ?`),
+      list: db.prepare(`${select} ORDER BY q.name`),
+      deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
+      // In-flight messages finish outside the queue; waiting ones are canceled with it.
+      detachInFlight: db.prepare(
+        'UPDATE messages SET queue_name = NULL WHERE queue_name = ? AND lease_until IS NOT NULL',
+      ),
+      waiting: db.prepare(
+        "SELECT id, json_extract(fields, '$.url') AS url FROM messages WHERE queue_name = ? AND due_at IS NOT NULL",
+      ),
+      cancel: db.prepare('DELETE FROM messages WHERE id = ?'),
+      event: db.prepare('INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)'),
+    };
+    this.#statements = statements;
+    this.#delete = db.transaction((name: string, nowMs: number) => {
+      statements.detachInFlight.run(name);
+      for (const { id, url } of statements.waiting.all(name) as { id: string; url: string }[]) {
+        statements.cancel.run(id);
+        for (const state of ['CANCEL_REQUESTED', 'CANCELED']) {
+          statements.event.run(nowMs, id, state, JSON.stringify({ url, queueName: name }));
+        }
+      }
+      return statements.deleteQueue.run(name).changes > 0;
+    });
+  }
+
+  async upsertQueue(name: string, settings: Partial<QueueSettings>, nowMs: number): Promise<void> {
+    this.#statements.upsert.run({
+      name,
+      now: nowMs,
+      parallelism: settings.parallelism ?? null,
+      paused: settings.paused === undefined ? null : Number(settings.paused),
+    });
+    this.#onChange();
+  }
+
+  async ensureQueue(name: string, nowMs: number): Promise<void> {
+    this.#statements.ensure.run(name, nowMs, nowMs);
+  }
+
+  async getQueue(name: string): Promise<Queue | undefined> {
+    const row = this.#statements.get.get(name) as QueueRow | undefined;
+    return row && toQueue(row);
+  }
+
+  async listQueues(): Promise<Queue[]> {
+    return (this.#statements.list.all() as QueueRow[]).map(toQueue);
+  }
+
+  async deleteQueue(name: string, nowMs: number): Promise<boolean> {
+    return this.#delete(name, nowMs);
+  }
+}
+
+function toQueue(row: QueueRow): Queue {
+  return {
+    name: row.name,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    parallelism: row.parallelism,
+    paused: row.paused === 1,
+    lag: row.lag,
+  };
+}

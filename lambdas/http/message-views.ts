@@ -1,0 +1,111 @@
+import { isUtf8 } from 'node:buffer';
+import type { HeaderMap } from '../core/headers';
+import type { Message } from '../core/message';
+import type { DeadLetterEntry } from '../ports/dead-letter-store';
+import type { LogRecord } from '../ports/event-log';
+
+/**
+ * The JSON shapes of messages, dead letters and log entries on the wire (qstash-api.md §1,
+ * §6.1–6.3). Where the SDKs disagree on a field's name, both are sent (§9): `callerIP` and
+ * `callerIp`, `responseHeaders` and `responseHeader`, `retryDelayExpression` and `retryDelayExpr`.
+ */
+
+type Json = Record<string, unknown>;
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** `{body}` when the bytes are UTF-8, else `{bodyBase64}`; nothing when there are none. */
+function textOrBase64(bytes: Uint8Array, key: string): Json {
+  if (bytes.byteLength === 0) return {};
+  return isUtf8(bytes)
+    ? { [key]: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
+    : { [`${key}Base64`]: base64(bytes) };
+}
+
+function labelFields(labels: readonly string[]): Json {
+  // `label` is deprecated: the first label, for SDKs that still read one.
+  return { labels: [...labels], ...(labels.length > 0 && { label: labels[0] }) };
+}
+
+function defined(fields: Json): Json {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+/** A Message object, as `GET /v2/messages/{id}` answers. */
+export function messageView(message: Message): Json {
+  return defined({
+    messageId: message.messageId,
+    url: message.url,
+    topicName: message.topicName,
+    endpointName: message.endpointName,
+    method: message.method,
+    header: message.header,
+    ...textOrBase64(message.body, 'body'),
+    maxRetries: message.maxRetries,
+    retryDelayExpression: message.retryDelayExpression,
+    notBefore: message.notBefore,
+    createdAt: message.createdAt,
+    callback: message.callback?.url,
+    failureCallback: message.failureCallback?.url,
+    callbackHeader: message.callback?.header,
+    failureCallbackHeader: message.failureCallback?.header,
+    queueName: message.queueName,
+    scheduleId: message.scheduleId,
+    callerIP: message.callerIp,
+    callerIp: message.callerIp,
+    ...labelFields(message.labels),
+    timeout: message.timeoutMs,
+  });
+}
+
+/** A DLQMessage: the message, plus what its last attempt got back (`responseStatus` 0 for none). */
+export function deadLetterView({ deadLetter, message }: DeadLetterEntry): Json {
+  return {
+    ...messageView(message),
+    dlqId: deadLetter.dlqId,
+    responseStatus: deadLetter.responseStatus,
+    responseHeader: deadLetter.responseHeader,
+    ...textOrBase64(deadLetter.responseBody, 'responseBody'),
+  };
+}
+
+/**
+ * A LogEntry: the event, with the message's configuration echoed from the message as created.
+ * Bodies in log entries are always base64.
+ */
+export function logEntryView({ event, message }: LogRecord): Json {
+  const responseHeader: HeaderMap | undefined = event.responseHeader;
+  return defined({
+    time: event.time,
+    messageId: event.messageId,
+    state: event.state,
+    url: event.url,
+    error: event.error,
+    nextDeliveryTime: event.nextDeliveryTime,
+    responseStatus: event.responseStatus,
+    responseHeaders: responseHeader,
+    responseHeader,
+    responseBody: event.responseBody,
+    ...(message && {
+      topicName: message.topicName,
+      endpointName: message.endpointName,
+      scheduleId: message.scheduleId,
+      queueName: message.queueName,
+      header: message.header,
+      ...(message.body.byteLength > 0 && { body: base64(message.body) }),
+      method: message.method,
+      maxRetries: message.maxRetries,
+      timeout: message.timeoutMs,
+      callback: message.callback?.url,
+      callbackHeaders: message.callback?.header,
+      failureCallback: message.failureCallback?.url,
+      failureCallbackHeaders: message.failureCallback?.header,
+      retryDelayExpression: message.retryDelayExpression,
+      retryDelayExpr: message.retryDelayExpression,
+      callerIP: message.callerIp,
+      ...labelFields(message.labels),
+    }),
+  });
+}
