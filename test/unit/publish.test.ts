@@ -140,7 +140,7 @@ describe('publishMessage', () => {
   describe('deduplication', () => {
     const byId = { 'upstash-deduplication-id': 'order-42' };
 
-    it('returns the existing message id and enqueues nothing for a duplicate id', async () => {
+    it('returns the existing message id and stores nothing new for a duplicate id', async () => {
       await publishMessage(deps, request({ headers: byId }));
 
       const duplicate = await publishMessage(
@@ -149,8 +149,13 @@ describe('publishMessage', () => {
       );
 
       expect(duplicate).toEqual({ messageId: 'msg_1', url: DESTINATION, deduplicated: true });
-      expect(queue.enqueued).toEqual([{ messageId: 'msg_1', dueAt: T0 }]);
+      // Queued before stored: the duplicate leaves a stray entry naming a message never stored.
+      expect(queue.enqueued).toEqual([
+        { messageId: 'msg_1', dueAt: T0 },
+        { messageId: 'msg_2', dueAt: T0 },
+      ]);
       expect(storedCount()).toBe(1);
+      expect(await store.getMessage('msg_2')).toBeUndefined();
       expect((await store.getMessage('msg_1'))?.deduplicationId).toBe('order-42');
     });
 
@@ -201,7 +206,9 @@ describe('publishMessage', () => {
       expect(queue.enqueued).toEqual([
         { messageId: 'msg_1', dueAt: T0 },
         { messageId: 'msg_2', dueAt: T0 + DEDUP_WINDOW_MS },
+        { messageId: 'msg_3', dueAt: T0 + DEDUP_WINDOW_MS },
       ]);
+      expect(await store.getMessage('msg_3')).toBeUndefined();
     });
   });
 
