@@ -1,3 +1,5 @@
+import { CORE_ENV } from '../config/env-reader';
+
 /**
  * Every environment variable the AWS Lambda functions read, named once. The CDK stack sets
  * them (lib/) and the composition root reads them (lambdas/aws/composition.ts); nothing else
@@ -15,12 +17,8 @@ export const AWS_ENV = {
   /** Secrets Manager secrets generated at deploy time. */
   tokenSecretArn: 'SQSTASH_TOKEN_SECRET_ARN',
   signingKeysSecretArn: 'SQSTASH_SIGNING_KEYS_SECRET_ARN',
-  /** QStash semantics (CoreConfig); unset means the core's default. */
-  defaultRetries: 'SQSTASH_DEFAULT_RETRIES',
-  maxRetries: 'SQSTASH_MAX_RETRIES',
-  maxTimeout: 'SQSTASH_MAX_TIMEOUT',
-  dedupWindow: 'SQSTASH_DEDUP_WINDOW',
-  maxBodyBytes: 'SQSTASH_MAX_BODY_BYTES',
+  /** QStash semantics (CoreConfig; unset means the core's default), shared with the embedded runtime. */
+  ...CORE_ENV,
   /** How long delivered messages' logs and dead letters are kept (DynamoDB TTL). */
   retention: 'SQSTASH_RETENTION',
   /** Powertools reads these itself. */

@@ -156,7 +156,8 @@ function settle(
     return { message, retried, outcome: { kind: 'delivered' }, events, callbacks };
   }
 
-  const error = transportError ?? describeFailedResponse(response!);
+  const error =
+    transportError ?? describeFailedResponse({ status: report.status, body: report.body });
   events.push({
     ...base,
     time: now,
@@ -177,17 +178,56 @@ function settle(
     events.push({ ...base, time: now, state: 'RETRY', nextDeliveryTime: retryAt });
     return { message, retried, outcome: { kind: 'retry', retryAt }, events, callbacks };
   }
+  return deadLetterSettlement(deps, message, retried, { ...report, error }, events, callbacks);
+}
 
+/**
+ * Gives up on a message without another attempt: its deliveries kept failing outside the
+ * core's control (the AWS runtime's SQS redrive after repeated crashes or throttles). It is
+ * dead-lettered with `reason`, and its failure callback fires, as after exhausted retries.
+ */
+export function abandonDelivery(
+  deps: DeliveryDeps,
+  message: Message,
+  retried: number,
+  reason: string,
+): AttemptSettlement {
+  const report: AttemptReport = {
+    status: 0,
+    header: {},
+    body: new Uint8Array(),
+    retried,
+    error: reason,
+  };
+  return deadLetterSettlement(deps, message, retried, report, [], []);
+}
+
+function deadLetterSettlement(
+  deps: DeliveryDeps,
+  message: Message,
+  retried: number,
+  report: AttemptReport,
+  events: LogEvent[],
+  callbacks: Message[],
+): AttemptSettlement {
+  const now = deps.clock.now();
+  const error = report.error ?? describeFailedResponse(report);
   const deadLetter: DeadLetter = {
     dlqId: deps.ids.dlqId(now),
     messageId: message.messageId,
     failedAt: now,
     responseStatus: report.status,
-    responseHeader,
+    responseHeader: report.header,
     responseBody: report.body,
     error,
   };
-  events.push({ ...base, time: now, state: 'FAILED', error });
+  events.push({
+    messageId: message.messageId,
+    url: message.url,
+    time: now,
+    state: 'FAILED',
+    error,
+  });
   if (message.failureCallback) {
     callbacks.push(
       buildCallbackMessage(
@@ -211,7 +251,10 @@ function canonicalHeaders(headers: Readonly<Record<string, string[]>>): HeaderMa
   return result;
 }
 
-function describeFailedResponse(response: DeliveryResponse): string {
+function describeFailedResponse(response: {
+  readonly status: number;
+  readonly body: Uint8Array;
+}): string {
   const text = Buffer.from(response.body).toString('utf8', 0, MAX_ERROR_BODY_CHARS * 4);
   const snippet =
     text.length > MAX_ERROR_BODY_CHARS ? `${text.slice(0, MAX_ERROR_BODY_CHARS)}…` : text;

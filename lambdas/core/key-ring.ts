@@ -31,9 +31,14 @@ export class KeyRing {
     this.#keys = keys;
   }
 
-  /** Uses the stored keys when a rotation saved some, else `configured`. */
-  static async load(store: SigningKeyStore, configured: SigningKeys): Promise<KeyRing> {
-    return new KeyRing(store, (await store.getKeys()) ?? configured);
+  /**
+   * Uses the stored keys when there are some (a rotation saved them, or the deployment did),
+   * else `configured`; fails when there are neither.
+   */
+  static async load(store: SigningKeyStore, configured?: SigningKeys): Promise<KeyRing> {
+    const keys = (await store.getKeys()) ?? configured;
+    if (!keys) throw new Error('no signing keys: the key store is empty and none are configured');
+    return new KeyRing(store, keys);
   }
 
   current(): SigningKeys {

@@ -1,4 +1,7 @@
-/** Every environment variable the embedded server reads, named once. */
+/**
+ * The environment variables only the embedded server reads, named once; those for QStash
+ * semantics, shared with the AWS runtime, are CORE_ENV in lambdas/config/env-reader.ts.
+ */
 export const ENV = {
   port: 'PORT',
   host: 'HOST',
@@ -7,12 +10,7 @@ export const ENV = {
   currentSigningKey: 'QSTASH_CURRENT_SIGNING_KEY',
   nextSigningKey: 'QSTASH_NEXT_SIGNING_KEY',
   deliveryConcurrency: 'SQSTASH_DELIVERY_CONCURRENCY',
-  defaultRetries: 'SQSTASH_DEFAULT_RETRIES',
-  maxRetries: 'SQSTASH_MAX_RETRIES',
-  backoffCoefficient: 'SQSTASH_BACKOFF_COEFFICIENT',
-  maxTimeout: 'SQSTASH_MAX_TIMEOUT',
-  dedupWindow: 'SQSTASH_DEDUP_WINDOW',
-  maxBodyBytes: 'SQSTASH_MAX_BODY_BYTES',
+  maxRequestBytes: 'SQSTASH_MAX_REQUEST_BYTES',
   sqliteSynchronous: 'SQSTASH_SQLITE_SYNCHRONOUS',
   shutdownGrace: 'SQSTASH_SHUTDOWN_GRACE',
   logLevel: 'SQSTASH_LOG_LEVEL',

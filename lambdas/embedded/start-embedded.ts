@@ -79,7 +79,7 @@ export async function startEmbedded(
     events: new SqliteEventLog(db),
     logger,
   });
-  const server = createNodeServer({ handle: api, maxBodyBytes: config.core.maxBodyBytes });
+  const server = createNodeServer({ handle: api, maxBodyBytes: config.maxRequestBytes });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
