@@ -24,8 +24,9 @@ export type DeadLetterStore = {
   listDeadLetters(query: ListQuery<DeadLetterFilter>): Promise<Page<DeadLetterEntry>>;
   getDeadLetter(dlqId: string): Promise<DeadLetterEntry | undefined>;
   /**
-   * Deletes the first `query.count` matching entries after `query.cursor`, in `query.order`, in
-   * one step. `cursor` is present when more entries matched, to delete the next batch with.
+   * Deletes the first `query.count` matching entries after `query.cursor`, in `query.order`,
+   * each atomically (SQLite: all in one step), counting only those this call removed. `cursor` is
+   * present when more entries matched, to delete the next batch with.
    */
   deleteDeadLetters(
     query: ListQuery<DeadLetterFilter>,
@@ -34,7 +35,9 @@ export type DeadLetterStore = {
    * Retries dead letters, all or nothing: each entry is removed and its replacement stored as
    * a new message (with its CREATED event), in one atomic step. When any dlqId is not in the
    * DLQ (never was, deleted, or already retried) nothing changes, and the missing ids are
-   * returned. The caller hands the new messages to the DeliveryQueue afterwards.
+   * returned. The caller hands the new messages to the DeliveryQueue afterwards. (DynamoDB
+   * holds 100 items per transaction: a large retry is applied in atomic batches after checking
+   * every entry, so only an entry removed by another request meanwhile can leave it half done.)
    */
   replaceWithMessages(
     replacements: readonly DeadLetterReplacement[],

@@ -48,7 +48,9 @@ export type MessageStore = {
   getPendingMessage(messageId: string): Promise<Message | undefined>;
   /**
    * Cancels every pending message matching `filter` (`fromDate`/`toDate` bound the creation
-   * time) in one atomic step, and resolves with how many were canceled:
+   * time), each atomically, and resolves with how many were canceled. SQLite cancels the whole
+   * set in one step; DynamoDB cannot make an unbounded set of changes atomic, so there a message
+   * published or settled while the cancel runs may or may not be among them. Each message:
    * - waiting for an attempt: removed, with CANCEL_REQUESTED then CANCELED events at `nowMs`;
    * - attempt in flight: marked, with a CANCEL_REQUESTED event; its settlement then ends it
    *   CANCELED (see settleAttempt), and an attempt given back uncounted (shutdown, crash) ends
