@@ -1,0 +1,191 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDeadLetterStore } from '../adapters/aws/dynamo-dead-letter-store';
+import { DynamoDeliveryLedger } from '../adapters/aws/dynamo-delivery-ledger';
+import { DynamoEventLog } from '../adapters/aws/dynamo-event-log';
+import { DynamoMessageStore } from '../adapters/aws/dynamo-message-store';
+import { DynamoQueueStore } from '../adapters/aws/dynamo-queue-store';
+import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
+import { EventBridgeScheduler } from '../adapters/aws/eventbridge-scheduler';
+import {
+  loadToken,
+  SecretsManagerSigningKeyStore,
+} from '../adapters/aws/secrets-manager-signing-key-store';
+import { SqsDeliveryQueue } from '../adapters/aws/sqs-delivery-queue';
+import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { EnvReader } from '../config/env-reader';
+import type { CoreConfig } from '../core/config';
+import { createIdGenerator } from '../core/ids';
+import { KeyRing } from '../core/key-ring';
+import type { ProcessDeliveryDeps } from '../core/process-delivery';
+import type { ApiRequest, ApiResponse } from '../http/api-types';
+import { createApi } from '../http/router';
+import type { Clock } from '../ports/clock';
+import { systemClock } from '../ports/clock';
+import type { Logger } from '../ports/logger';
+import type { MessageStore } from '../ports/message-store';
+import type { DeadLetterBatchDeps } from './dead-letter-batch';
+import type { DeliveryBatchDeps, DeliveryOutcomeKind } from './delivery-batch';
+import { AWS_ENV } from './env-vars';
+
+/** Where the AWS runtime's resources are, and its QStash semantics; read once per cold start. */
+export type AwsConfig = {
+  readonly tableName: string;
+  readonly deliveryQueueUrl: string;
+  readonly deliveryQueueArn: string;
+  readonly scheduleGroupName: string;
+  readonly schedulerRoleArn: string;
+  readonly tokenSecretArn: string;
+  readonly signingKeysSecretArn: string;
+  readonly core: CoreConfig;
+};
+
+export function loadAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
+  const read = new EnvReader(env);
+  const config: AwsConfig = {
+    tableName: read.required(AWS_ENV.tableName),
+    deliveryQueueUrl: read.required(AWS_ENV.deliveryQueueUrl),
+    deliveryQueueArn: read.required(AWS_ENV.deliveryQueueArn),
+    scheduleGroupName: read.required(AWS_ENV.scheduleGroupName),
+    schedulerRoleArn: read.required(AWS_ENV.schedulerRoleArn),
+    tokenSecretArn: read.required(AWS_ENV.tokenSecretArn),
+    signingKeysSecretArn: read.required(AWS_ENV.signingKeysSecretArn),
+    core: read.coreConfig(),
+  };
+  read.assertValid();
+  return config;
+}
+
+export type AwsClients = {
+  readonly dynamo: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly scheduler: SchedulerClient;
+  readonly secrets: SecretsManagerClient;
+};
+
+/** What each Lambda handler runs: the same API and delivery core as the embedded server. */
+export type AwsRuntime = {
+  readonly api: (request: ApiRequest) => Promise<ApiResponse>;
+  readonly deliveryBatch: DeliveryBatchDeps;
+  readonly deadLetterBatch: DeadLetterBatchDeps;
+};
+
+export type AwsRuntimeOptions = {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Counts publishes and attempt outcomes for the dashboard. */
+  readonly onMetric?: (metric: 'Published' | 'Delivered' | 'Retried' | 'Failed') => void;
+};
+
+// A claim outlives the longest attempt (plus signing and settling); an entry whose function
+// died comes back after the queue's visibility timeout (6x the function's), the lease expired.
+const LEASE_MARGIN_MS = 60_000;
+const OUTCOME_METRICS = {
+  delivered: 'Delivered',
+  retry: 'Retried',
+  failed: 'Failed',
+  canceled: undefined,
+} as const satisfies Record<DeliveryOutcomeKind, string | undefined>;
+
+/**
+ * The AWS runtime's composition root: DynamoDB stores, the SQS delivery queue (EventBridge
+ * Scheduler past 15 minutes), Secrets Manager for the token and signing keys. Everything is
+ * injected, so tests run it against dynalite and mocked SQS/Scheduler/Secrets clients.
+ */
+export async function createAwsRuntime(
+  config: AwsConfig,
+  clients: AwsClients,
+  options: AwsRuntimeOptions,
+): Promise<AwsRuntime> {
+  const { logger, onMetric } = options;
+  const clock = options.clock ?? systemClock;
+  const table = { client: clients.dynamo, tableName: config.tableName };
+  const [token, keyRing] = await Promise.all([
+    loadToken(clients.secrets, config.tokenSecretArn),
+    KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn)),
+  ]);
+  const store = countPublishes(new DynamoMessageStore(table), onMetric);
+  const queue = new SqsDeliveryQueue({
+    sqs: clients.sqs,
+    queueUrl: config.deliveryQueueUrl,
+    clock,
+    scheduler: new EventBridgeScheduler({
+      client: clients.scheduler,
+      groupName: config.scheduleGroupName,
+      deliveryQueueArn: config.deliveryQueueArn,
+      roleArn: config.schedulerRoleArn,
+    }),
+  });
+  const ids = createIdGenerator();
+  const delivery: ProcessDeliveryDeps = {
+    client: new UndiciDeliveryClient({ maxResponseBodyBytes: config.core.maxResponseBodyBytes }),
+    clock,
+    ids,
+    config: config.core,
+    signingKeys: () => keyRing.current(),
+    store,
+    queue,
+  };
+  const ledger = new DynamoDeliveryLedger(table);
+  const leaseMs = config.core.maxTimeoutMs + LEASE_MARGIN_MS;
+  const api = createApi({
+    store,
+    queue,
+    clock,
+    ids,
+    config: config.core,
+    token,
+    keyRing,
+    queues: new DynamoQueueStore(table),
+    urlGroups: new DynamoUrlGroupStore(table),
+    deadLetters: new DynamoDeadLetterStore(table),
+    events: new DynamoEventLog(table),
+    logger,
+  });
+  return {
+    api,
+    deliveryBatch: {
+      delivery,
+      ledger,
+      logger,
+      leaseMs,
+      postpone: async (receiptHandle, delaySec) => {
+        await clients.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: config.deliveryQueueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: delaySec,
+          }),
+        );
+      },
+      onOutcome: (kind) => {
+        const metric = OUTCOME_METRICS[kind];
+        if (metric) onMetric?.(metric);
+      },
+    },
+    deadLetterBatch: { delivery, ledger, logger, leaseMs, onFailed: () => onMetric?.('Failed') },
+  };
+}
+
+/** The store, counting each message a publish stores (a duplicate stores none). */
+function countPublishes(
+  store: MessageStore,
+  onMetric: AwsRuntimeOptions['onMetric'],
+): MessageStore {
+  if (!onMetric) return store;
+  const insertMessage: MessageStore['insertMessage'] = async (...args) => {
+    const result = await store.insertMessage(...args);
+    if (result.inserted) onMetric('Published');
+    return result;
+  };
+  // Every other method runs on the store itself, whose private fields a copy would not have.
+  return new Proxy(store, {
+    get: (target, property) => {
+      if (property === 'insertMessage') return insertMessage;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,304 @@
+import { CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Receiver } from '@upstash/qstash';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
+import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
+import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
+import { apiGatewayEvent, sqsEvent, sqsRecord } from '../helpers/aws-events';
+import type { Dynalite } from '../helpers/dynalite';
+import { startDynalite } from '../helpers/dynalite';
+import { TestReceiver } from '../helpers/receiver';
+
+const TOKEN = 'deploy-time-token-0123456789abcdef';
+const KEYS = {
+  current: 'sig_DeployCurrent1234567890abcdefg',
+  next: 'sig_DeployNext1234567890abcdefghij',
+};
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sqstash-delivery';
+const QUEUE_ARN = 'arn:aws:sqs:us-east-1:123456789012:sqstash-delivery';
+const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-token';
+const KEYS_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-keys';
+
+const context = {
+  functionName: 'sqstash-test',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:sqstash-test',
+  memoryLimitInMB: '512',
+  awsRequestId: 'request-1',
+  logGroupName: '/aws/lambda/sqstash-test',
+  logStreamName: 'stream',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+const sqs = mockClient(SQSClient);
+const scheduler = mockClient(SchedulerClient);
+const secrets = mockClient(SecretsManagerClient);
+
+/** The JSON bodies the functions sent to the delivery queue, oldest first. */
+function sentEntries(): Array<{ messageId: string; delaySeconds: number | undefined }> {
+  return sqs.commandCalls(SendMessageCommand).map((call) => ({
+    messageId: (JSON.parse(call.args[0].input.MessageBody!) as { messageId: string }).messageId,
+    delaySeconds: call.args[0].input.DelaySeconds,
+  }));
+}
+
+async function api(
+  method: string,
+  rawPath: string,
+  options: { body?: string; headers?: Record<string, string>; rawQueryString?: string } = {},
+) {
+  const result = await apiHandler(
+    apiGatewayEvent({
+      method,
+      rawPath,
+      headers: { authorization: `Bearer ${TOKEN}`, ...options.headers },
+      body: options.body,
+      rawQueryString: options.rawQueryString,
+    }),
+    context,
+  );
+  return {
+    status: result.statusCode,
+    json: result.body ? (JSON.parse(result.body) as Record<string, unknown>) : undefined,
+  };
+}
+
+async function deliver(messageId: string, receiveCount = 1): Promise<SQSBatchResponse> {
+  const record = sqsRecord({
+    body: JSON.stringify({ messageId }),
+    sqsMessageId: `sqs-${messageId}-${receiveCount}`,
+    receiveCount,
+  });
+  return deliveryHandler(sqsEvent([record]), context);
+}
+
+describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, real receivers)', () => {
+  let dynalite: Dynalite;
+  let receiver: TestReceiver;
+  const verifier = new Receiver({ currentSigningKey: KEYS.current, nextSigningKey: KEYS.next });
+
+  beforeAll(async () => {
+    dynalite = await startDynalite();
+    const tableName = await dynalite.createTable();
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_NAMESPACE: 'sqstash',
+      POWERTOOLS_SERVICE_NAME: 'sqstash',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      SQSTASH_TABLE_NAME: tableName,
+      SQSTASH_DELIVERY_QUEUE_URL: QUEUE_URL,
+      SQSTASH_DELIVERY_QUEUE_ARN: QUEUE_ARN,
+      SQSTASH_SCHEDULE_GROUP: 'sqstash',
+      SQSTASH_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/sqstash-scheduler',
+      SQSTASH_TOKEN_SECRET_ARN: TOKEN_ARN,
+      SQSTASH_SIGNING_KEYS_SECRET_ARN: KEYS_ARN,
+      SQSTASH_MAX_TIMEOUT: '10s',
+    });
+    secrets
+      .on(GetSecretValueCommand, { SecretId: TOKEN_ARN })
+      .resolves({ SecretString: JSON.stringify({ token: TOKEN }) });
+    secrets
+      .on(GetSecretValueCommand, { SecretId: KEYS_ARN })
+      .resolves({ SecretString: JSON.stringify(KEYS) });
+    secrets.on(DescribeSecretCommand).resolves({});
+    receiver = await TestReceiver.start();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    await dynalite.close();
+  });
+  beforeEach(() => {
+    sqs.reset();
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-sent' });
+    sqs.on(ChangeMessageVisibilityCommand).resolves({});
+    scheduler.reset();
+    scheduler
+      .on(CreateScheduleCommand)
+      .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
+    receiver.respondWith(() => ({ status: 200 }));
+  });
+
+  it('refuses a request without the deployed token', async () => {
+    const result = await apiHandler(
+      apiGatewayEvent({ method: 'GET', rawPath: '/v2/keys' }),
+      context,
+    );
+
+    expect(result.statusCode).toBe(401);
+    expect(JSON.parse(result.body!)).toEqual({ error: expect.stringMatching(/missing token/) });
+  });
+
+  it('publishes through API Gateway, queues the id, and delivers it signed from the SQS record', async () => {
+    const binary = Uint8Array.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d]);
+    const destination = `${receiver.url}/hook?tenant=a`;
+
+    const published = await apiHandler(
+      apiGatewayEvent({
+        method: 'POST',
+        rawPath: `/v2/publish/${receiver.url}/hook`,
+        rawQueryString: 'tenant=a',
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/octet-stream',
+          'upstash-forward-x-tenant': 'a',
+        },
+        body: binary,
+        base64: true,
+      }),
+      context,
+    );
+    const { messageId } = JSON.parse(published.body!) as { messageId: string };
+    const response = await deliver(messageId);
+    const [request] = await receiver.waitForRequests(1);
+
+    expect(published.statusCode).toBe(200);
+    expect(sentEntries()).toEqual([{ messageId, delaySeconds: 0 }]);
+    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.QueueUrl).toBe(QUEUE_URL);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(request!.path).toBe('/hook?tenant=a');
+    expect(request!.headers['x-tenant']).toBe('a');
+    expect(Buffer.from(request!.body)).toEqual(Buffer.from(binary));
+    await expect(
+      verifier.verify({
+        signature: String(request!.headers['upstash-signature']),
+        body: request!.body.toString(),
+        url: destination,
+      }),
+    ).resolves.toBe(true);
+    expect((await api('GET', `/v2/messages/${messageId}`)).status).toBe(404);
+  });
+
+  it('retries by making the same SQS entry visible again when due, counting attempts itself', async () => {
+    receiver.respondWith((request) => ({ status: request.path === '/flaky' ? 503 : 200 }));
+    const seenBefore = receiver.requests.length;
+    const { json } = await api('POST', `/v2/publish/${receiver.url}/flaky`, {
+      headers: { 'upstash-retries': '2', 'upstash-retry-delay': '5000' },
+    });
+    const messageId = String(json!.messageId);
+
+    const first = await deliver(messageId, 1);
+    // SQS hands the entry over again before its time (a duplicate receive): it waits, unattempted.
+    const early = await deliver(messageId, 2);
+
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: `sqs-${messageId}-1` }] });
+    expect(early).toEqual({ batchItemFailures: [{ itemIdentifier: `sqs-${messageId}-2` }] });
+    const visibility = sqs
+      .commandCalls(ChangeMessageVisibilityCommand)
+      .map((call) => call.args[0].input);
+    expect(visibility[0]).toEqual({
+      QueueUrl: QUEUE_URL,
+      ReceiptHandle: `receipt-sqs-${messageId}-1`,
+      VisibilityTimeout: 5,
+    });
+    expect(visibility[1]).toMatchObject({ ReceiptHandle: `receipt-sqs-${messageId}-2` });
+    expect(visibility[1]!.VisibilityTimeout).toBeLessThanOrEqual(5);
+    expect(
+      receiver.requests.slice(seenBefore).map((request) => request.headers['upstash-retried']),
+    ).toEqual(['0']);
+    const events = (
+      await api('GET', '/v2/events', {
+        rawQueryString: `messageId=${messageId}&order=earliestFirst`,
+      })
+    ).json!;
+    expect((events.events as Array<{ state: string }>).map((event) => event.state)).toEqual([
+      'CREATED',
+      'ACTIVE',
+      'ERROR',
+      'RETRY',
+    ]);
+  });
+
+  it('delays the first attempt with DelaySeconds, and postpones an early receive until due', async () => {
+    const { json } = await api('POST', `/v2/publish/${receiver.url}/later`, {
+      headers: { 'upstash-delay': '2m' },
+    });
+    const messageId = String(json!.messageId);
+
+    const early = await deliver(messageId);
+
+    expect(sentEntries()).toEqual([{ messageId, delaySeconds: 120 }]);
+    expect(early.batchItemFailures).toHaveLength(1);
+    const [postponed] = sqs.commandCalls(ChangeMessageVisibilityCommand);
+    expect(postponed!.args[0].input.VisibilityTimeout).toBeGreaterThanOrEqual(119);
+    expect(postponed!.args[0].input.VisibilityTimeout).toBeLessThanOrEqual(120);
+  });
+
+  it('hands a delay beyond 15 minutes to EventBridge Scheduler', async () => {
+    const { json } = await api('POST', `/v2/publish/${receiver.url}/much-later`, {
+      headers: { 'upstash-delay': '2h' },
+    });
+
+    const [call] = scheduler.commandCalls(CreateScheduleCommand);
+
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(call!.args[0].input).toMatchObject({
+      GroupName: 'sqstash',
+      ScheduleExpression: expect.stringMatching(/^at\(\d{4}-\d\d-\d\dT\d\d:\d\d:00\)$/),
+      ActionAfterCompletion: 'DELETE',
+      Target: { Arn: QUEUE_ARN, Input: JSON.stringify({ messageId: json!.messageId }) },
+    });
+  });
+
+  it('dead-letters a message on its last failure and queues its failure callback', async () => {
+    receiver.respondWith(() => ({ status: 500, body: 'down' }));
+    const { json } = await api('POST', `/v2/publish/${receiver.url}/down`, {
+      headers: { 'upstash-retries': '0', 'upstash-failure-callback': `${receiver.url}/failed` },
+    });
+    const messageId = String(json!.messageId);
+
+    const response = await deliver(messageId);
+    const dlq = await api('GET', '/v2/dlq');
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const callbackEntry = sentEntries().at(-1)!;
+    expect(callbackEntry.messageId).not.toBe(messageId);
+    expect(dlq.json!.messages).toEqual(
+      expect.arrayContaining([expect.objectContaining({ messageId, responseStatus: 500 })]),
+    );
+  });
+
+  it('dead-letters a message SQS redrove after repeated crashes, with the reason', async () => {
+    const { json } = await api('POST', `/v2/publish/${receiver.url}/poison`, {});
+    const messageId = String(json!.messageId);
+    const record = sqsRecord({ body: JSON.stringify({ messageId }), receiveCount: 12 });
+
+    const response = await deadLetterHandler(sqsEvent([record]), context);
+    const entry = (await api('GET', '/v2/dlq', { rawQueryString: `messageId=${messageId}` })).json!;
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(entry.messages).toEqual([expect.objectContaining({ messageId, responseStatus: 0 })]);
+    expect(
+      (await api('GET', '/v2/events', { rawQueryString: `messageId=${messageId}&state=FAILED` }))
+        .json!.events,
+    ).toEqual([
+      expect.objectContaining({
+        state: 'FAILED',
+        error: expect.stringMatching(/after 12 receives/),
+      }),
+    ]);
+  });
+
+  it('drops an entry for a message that was never stored, once it is old enough', async () => {
+    const stale = sqsRecord({
+      body: JSON.stringify({ messageId: 'msg_never' }),
+      sentAt: Date.now() - 120_000,
+    });
+    const fresh = sqsRecord({ body: JSON.stringify({ messageId: 'msg_not_yet' }) });
+
+    const response = await deliveryHandler(sqsEvent([stale, fresh]), context);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: fresh.messageId }] });
+  });
+});
