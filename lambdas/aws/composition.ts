@@ -7,7 +7,9 @@ import { DynamoDeliveryLedger } from '../adapters/aws/dynamo-delivery-ledger';
 import { DynamoEventLog } from '../adapters/aws/dynamo-event-log';
 import { DynamoMessageStore } from '../adapters/aws/dynamo-message-store';
 import { DynamoQueueStore } from '../adapters/aws/dynamo-queue-store';
+import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
 import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
+import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
 import { EventBridgeScheduler } from '../adapters/aws/eventbridge-scheduler';
 import {
   loadToken,
@@ -20,10 +22,12 @@ import type { CoreConfig } from '../core/config';
 import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
 import type { ProcessDeliveryDeps } from '../core/process-delivery';
+import type { ScheduleDeps } from '../core/schedules';
 import type { ApiRequest, ApiResponse } from '../http/api-types';
 import { createApi } from '../http/router';
 import type { Clock } from '../ports/clock';
 import { systemClock } from '../ports/clock';
+import type { DestinationAddressPolicy } from '../ports/delivery-client';
 import type { Logger } from '../ports/logger';
 import type { MessageStore } from '../ports/message-store';
 import type { DeadLetterBatchDeps } from './dead-letter-batch';
@@ -40,6 +44,17 @@ export type AwsConfig = {
   readonly tokenSecretArn: string;
   readonly signingKeysSecretArn: string;
   readonly core: CoreConfig;
+  /** Which addresses destinations and callbacks may connect to. */
+  readonly addressPolicy: DestinationAddressPolicy;
+};
+
+/**
+ * A Lambda function faces the internet with an IAM role: a destination on a private network,
+ * the Lambda runtime API on 127.0.0.1, or the metadata address is refused unless allowed.
+ */
+export const AWS_DEFAULT_ADDRESS_POLICY: DestinationAddressPolicy = {
+  allowLoopback: false,
+  allowPrivate: false,
 };
 
 export function loadAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
@@ -53,6 +68,7 @@ export function loadAwsConfig(env: Readonly<Record<string, string | undefined>>)
     tokenSecretArn: read.required(AWS_ENV.tokenSecretArn),
     signingKeysSecretArn: read.required(AWS_ENV.signingKeysSecretArn),
     core: read.coreConfig(),
+    addressPolicy: read.addressPolicy(AWS_DEFAULT_ADDRESS_POLICY),
   };
   read.assertValid();
   return config;
@@ -91,7 +107,8 @@ const OUTCOME_METRICS = {
 
 /**
  * The AWS runtime's composition root: DynamoDB stores, the SQS delivery queue (EventBridge
- * Scheduler past 15 minutes), Secrets Manager for the token and signing keys. Everything is
+ * Scheduler past 15 minutes), one EventBridge schedule per cron schedule, whose ticks come
+ * through the delivery queue, Secrets Manager for the token and signing keys. Everything is
  * injected, so tests run it against dynalite and mocked SQS/Scheduler/Secrets clients.
  */
 export async function createAwsRuntime(
@@ -107,39 +124,50 @@ export async function createAwsRuntime(
     KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn)),
   ]);
   const store = countPublishes(new DynamoMessageStore(table), onMetric);
+  const schedulerOptions = {
+    client: clients.scheduler,
+    groupName: config.scheduleGroupName,
+    deliveryQueueArn: config.deliveryQueueArn,
+    roleArn: config.schedulerRoleArn,
+  };
   const queue = new SqsDeliveryQueue({
     sqs: clients.sqs,
     queueUrl: config.deliveryQueueUrl,
     clock,
-    scheduler: new EventBridgeScheduler({
-      client: clients.scheduler,
-      groupName: config.scheduleGroupName,
-      deliveryQueueArn: config.deliveryQueueArn,
-      roleArn: config.schedulerRoleArn,
-    }),
+    scheduler: new EventBridgeScheduler(schedulerOptions),
   });
   const ids = createIdGenerator();
   const delivery: ProcessDeliveryDeps = {
-    client: new UndiciDeliveryClient({ maxResponseBodyBytes: config.core.maxResponseBodyBytes }),
+    client: new UndiciDeliveryClient({
+      maxResponseBodyBytes: config.core.maxResponseBodyBytes,
+      addressPolicy: config.addressPolicy,
+    }),
     clock,
     ids,
     config: config.core,
     signingKeys: () => keyRing.current(),
     store,
     queue,
+    logger,
   };
-  const ledger = new DynamoDeliveryLedger(table);
-  const leaseMs = config.core.maxTimeoutMs + LEASE_MARGIN_MS;
-  const api = createApi({
+  // What publishing needs, and cron schedules besides: the API creates them, ticks fire them.
+  const schedules: ScheduleDeps = {
     store,
     queue,
     clock,
     ids,
     config: config.core,
-    token,
-    keyRing,
     queues: new DynamoQueueStore(table),
     urlGroups: new DynamoUrlGroupStore(table),
+    schedules: new DynamoScheduleStore(table),
+    trigger: new EventBridgeScheduleTrigger(schedulerOptions),
+  };
+  const ledger = new DynamoDeliveryLedger(table);
+  const leaseMs = config.core.maxTimeoutMs + LEASE_MARGIN_MS;
+  const api = createApi({
+    ...schedules,
+    token,
+    keyRing,
     deadLetters: new DynamoDeadLetterStore(table),
     events: new DynamoEventLog(table),
     logger,
@@ -148,6 +176,7 @@ export async function createAwsRuntime(
     api,
     deliveryBatch: {
       delivery,
+      schedules,
       ledger,
       logger,
       leaseMs,

@@ -3,7 +3,7 @@ import { abandonDelivery } from '../core/delivery';
 import type { ProcessDeliveryDeps } from '../core/process-delivery';
 import type { DeliveryLedger } from '../ports/delivery-ledger';
 import type { Logger } from '../ports/logger';
-import { readMessageId } from './delivery-batch';
+import { readQueueBody } from './delivery-batch';
 
 export type DeadLetterBatchDeps = {
   readonly delivery: ProcessDeliveryDeps;
@@ -20,7 +20,8 @@ const REQUEUE_DELAY_MS = 60_000;
  * without a settlement (the function crashed, timed out or was throttled past maxReceiveCount).
  * A message that is still pending is dead-lettered in the store with the reason, and its
  * failure callback fires, as after exhausted retries; one that merely waits (not due, or
- * behind others in its FIFO queue) goes back to the delivery queue instead.
+ * behind others in its FIFO queue) goes back to the delivery queue instead. A schedule's tick
+ * that kept failing to fire is logged and dropped: the schedule goes on with its next tick.
  */
 export async function handleDeadLetterBatch(
   deps: DeadLetterBatchDeps,
@@ -34,8 +35,18 @@ async function handleRecord(
   deps: DeadLetterBatchDeps,
   record: SQSRecord,
 ): Promise<SQSBatchItemFailure | undefined> {
-  const messageId = readMessageId(deps.logger, record);
-  if (messageId === undefined) return undefined;
+  const body = readQueueBody(deps.logger, record);
+  if (body === undefined) return undefined;
+  if (body.kind === 'tick') {
+    // Its firing kept failing until SQS gave up. The schedule's next tick fires as usual.
+    deps.logger.error('dropped a schedule tick that could not fire', {
+      scheduleId: body.scheduleId,
+      tick: new Date(body.tickTime).toISOString(),
+      receives: record.attributes.ApproximateReceiveCount,
+    });
+    return undefined;
+  }
+  const { messageId } = body;
   const { clock, store, queue } = deps.delivery;
   try {
     const now = clock.now();

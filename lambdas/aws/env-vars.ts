@@ -1,4 +1,4 @@
-import { CORE_ENV } from '../config/env-reader';
+import { CORE_ENV, DESTINATION_POLICY_ENV } from '../config/env-reader';
 
 /**
  * Every environment variable the AWS Lambda functions read, named once. The CDK stack sets
@@ -19,6 +19,8 @@ export const AWS_ENV = {
   signingKeysSecretArn: 'SQSTASH_SIGNING_KEYS_SECRET_ARN',
   /** QStash semantics (CoreConfig; unset means the core's default), shared with the embedded runtime. */
   ...CORE_ENV,
+  /** Whether deliveries may reach loopback, private or link-local addresses; unset means no. */
+  ...DESTINATION_POLICY_ENV,
   /** How long delivered messages' logs and dead letters are kept (DynamoDB TTL). */
   retention: 'SQSTASH_RETENTION',
   /** Powertools reads these itself. */

@@ -1,6 +1,7 @@
 import type { CoreConfig } from '../core/config';
 import { DEFAULT_CORE_CONFIG } from '../core/config';
 import { parseDurationMs } from '../core/durations';
+import type { DestinationAddressPolicy } from '../ports/delivery-client';
 
 const SECOND_MS = 1000;
 const MAX_RETRIES_CAP = 100;
@@ -14,6 +15,15 @@ export const CORE_ENV = {
   maxTimeout: 'SQSTASH_MAX_TIMEOUT',
   dedupWindow: 'SQSTASH_DEDUP_WINDOW',
   maxBodyBytes: 'SQSTASH_MAX_BODY_BYTES',
+} as const;
+
+/**
+ * Which destination addresses deliveries may connect to; the same names in both runtimes, with
+ * different defaults (the embedded server is for local development, AWS faces the internet).
+ */
+export const DESTINATION_POLICY_ENV = {
+  allowLoopbackDestinations: 'SQSTASH_ALLOW_LOOPBACK_DESTINATIONS',
+  allowPrivateDestinations: 'SQSTASH_ALLOW_PRIVATE_DESTINATIONS',
 } as const;
 
 /**
@@ -75,6 +85,32 @@ export class EnvReader {
       `${name}="${value}" must be a duration of at least ${minMs / SECOND_MS}s, such as 30s, 15m, 2h or 90d`,
     );
     return fallbackMs;
+  }
+
+  /** `true` or `false`, in any case. */
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.string(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase();
+    if (lower !== 'true' && lower !== 'false') {
+      this.#problems.push(`${name}="${value}" must be true or false`);
+      return fallback;
+    }
+    return lower === 'true';
+  }
+
+  /** The destination address policy from DESTINATION_POLICY_ENV over the runtime's `defaults`. */
+  addressPolicy(defaults: DestinationAddressPolicy): DestinationAddressPolicy {
+    return {
+      allowLoopback: this.boolean(
+        DESTINATION_POLICY_ENV.allowLoopbackDestinations,
+        defaults.allowLoopback,
+      ),
+      allowPrivate: this.boolean(
+        DESTINATION_POLICY_ENV.allowPrivateDestinations,
+        defaults.allowPrivate,
+      ),
+    };
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

@@ -46,3 +46,12 @@ export class PayloadTooLargeError extends QStashApiError {
     this.name = 'PayloadTooLargeError';
   }
 }
+
+/** A feature this runtime does not provide (yet), as opposed to a request the caller got wrong. */
+export class NotImplementedError extends QStashApiError {
+  readonly status = 501;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotImplementedError';
+  }
+}

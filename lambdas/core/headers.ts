@@ -14,8 +14,10 @@ export function canonicalHeaderName(name: string): string {
 // RFC 9110 token characters; anything else in a name would be refused by the HTTP client later,
 // so it is refused at publish time instead, where the publisher can see the error.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Field values may hold visible characters, spaces and tabs, never CR, LF or NUL.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
+// Field values may hold visible characters, spaces and tabs, never CR, LF or NUL. Past U+00FF a
+// character has no single-byte form on the wire, and the HTTP client refuses it: accepted here,
+// it would fail every delivery attempt (a /v2/batch header is JSON, so it can hold any).
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export function isValidHeaderName(name: string): boolean {
   return HEADER_NAME.test(name);

@@ -15,6 +15,8 @@ function randomBase58(length: number): string {
 /** Mints the ids QStash clients see; injectable so tests can predict them. */
 export type IdGenerator = {
   messageId(): string;
+  /** `scd_…`, for a schedule created without `Upstash-Schedule-Id`. */
+  scheduleId(): string;
   dlqId(nowMs: number): string;
   jwtId(): string;
 };
@@ -24,6 +26,7 @@ export function createIdGenerator(): IdGenerator {
   let dlqSequence = 0;
   return {
     messageId: () => `msg_${randomBase58(RANDOM_CHARS)}`,
+    scheduleId: () => `scd_${randomBase58(RANDOM_CHARS)}`,
     // QStash's DLQ ids look like Redis stream ids: `<ms>-<sequence within that ms>`.
     dlqId: (nowMs) => {
       dlqSequence = nowMs === lastDlqMs ? dlqSequence + 1 : 0;

@@ -1,3 +1,4 @@
+import type { Logger } from '../ports/logger';
 import type { AttemptSettlement, DeliveryQueue, MessageStore } from '../ports/message-store';
 import type { DeliveryDeps } from './delivery';
 import { attemptDelivery } from './delivery';
@@ -6,6 +7,8 @@ import type { Message } from './message';
 export type ProcessDeliveryDeps = DeliveryDeps & {
   readonly store: MessageStore;
   readonly queue: DeliveryQueue;
+  /** Told about every attempt that failed, with why and what follows. */
+  readonly logger?: Logger;
 };
 
 /**
@@ -26,5 +29,43 @@ export async function processDelivery(
   for (const callback of attempted.callbacks) {
     await deps.queue.enqueue(callback.messageId, callback.notBefore);
   }
-  return deps.store.settleAttempt(attempted);
+  const settled = await deps.store.settleAttempt(attempted);
+  if (deps.logger) logFailedAttempt(deps.logger, settled);
+  return settled;
+}
+
+/**
+ * One line per failed attempt. It names the destination by origin only: a URL's path and query
+ * may carry the receiver's own secrets, and the message id leads to the rest (`/v2/events`).
+ */
+function logFailedAttempt(logger: Logger, settlement: AttemptSettlement): void {
+  const { message, retried, outcome } = settlement;
+  if (outcome.kind !== 'retry' && outcome.kind !== 'failed') return;
+  const error = settlement.events.find((event) => event.state === 'ERROR')?.error;
+  const fields = {
+    messageId: message.messageId,
+    destination: originOf(message.url),
+    retried,
+    maxRetries: message.maxRetries,
+    error,
+  };
+  if (outcome.kind === 'retry') {
+    logger.warn('delivery attempt failed; will retry', {
+      ...fields,
+      nextDeliveryTime: outcome.retryAt,
+    });
+  } else {
+    logger.warn('delivery attempt failed; message dead-lettered', {
+      ...fields,
+      dlqId: outcome.deadLetter.dlqId,
+    });
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid URL';
+  }
 }

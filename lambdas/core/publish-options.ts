@@ -41,6 +41,11 @@ const NEVER_FORWARDED = new Set([
   'proxy-connection',
 ]);
 
+/** Whether `Upstash-Header-Forward: true` would forward this (lowercase, unprefixed) header. */
+export function isForwardedByHeaderForward(name: string): boolean {
+  return !name.startsWith('upstash-') && !NEVER_FORWARDED.has(name);
+}
+
 /**
  * Headers the SDKs may send that sqstash does not implement. Refusing them is clearer than
  * accepting a message and silently ignoring, say, a rate limit or a redaction the caller relies on.
@@ -241,7 +246,7 @@ function forwardedHeaders(headers: IncomingHeaders): HeaderMap {
     if (value === undefined) continue;
     if (name.startsWith(FORWARD_PREFIX)) {
       addForwarded(header, name.slice(FORWARD_PREFIX.length), value, name);
-    } else if (forwardAll && !name.startsWith('upstash-') && !NEVER_FORWARDED.has(name)) {
+    } else if (forwardAll && isForwardedByHeaderForward(name)) {
       addForwarded(header, name, value, name);
     }
   }
@@ -256,7 +261,7 @@ function addForwarded(header: HeaderMap, name: string, value: string, sourceName
   }
   if (!isValidHeaderValue(value)) {
     throw new BadRequestError(
-      `invalid value for ${canonical(sourceName)}: header values may not contain control characters`,
+      `invalid value for ${canonical(sourceName)}: header values may not contain control characters or characters past U+00FF`,
     );
   }
   appendHeader(header, name, value);

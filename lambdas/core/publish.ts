@@ -10,6 +10,7 @@ import { BadRequestError, PayloadTooLargeError } from './errors';
 import type { IncomingHeaders } from './headers';
 import type { IdGenerator } from './ids';
 import type { Message } from './message';
+import type { PublishOptions } from './publish-options';
 import { mergeQueryConfig, parsePublishOptions } from './publish-options';
 import { validateQueueName } from './queues';
 import { groupNotFound } from './url-groups';
@@ -24,6 +25,16 @@ export type PublishRequest = {
   readonly callerIp?: string;
   /** From `/v2/enqueue/{queue}/...`: the FIFO queue to publish into, created if missing. */
   readonly queueName?: string;
+  /** Internal, never from a header: the schedule whose tick this publish is (core/schedules.ts). */
+  readonly scheduleId?: string;
+  /**
+   * Internal, never from a header: a dedup key that makes a repeated publish of the same thing
+   * (one schedule tick fired twice) create one message. It replaces the request's own
+   * deduplication, so a tick is never deduplicated against anything but itself.
+   */
+  readonly idempotencyKey?: string;
+  /** When the idempotency key may be reused. @default now + the dedup window */
+  readonly idempotencyExpiresAt?: number;
 };
 
 export type PublishedMessage = { messageId: string; url: string; deduplicated: boolean };
@@ -47,19 +58,26 @@ export type PublishDeps = {
 /** Where one message of a publish goes: the URL, or one endpoint of the URL group. */
 type Target = { readonly url: string; readonly topicName?: string; readonly endpointName?: string };
 
+/** A publish whose request passed every check that needs no store (see validatePublish). */
+export type ValidatedPublish = {
+  readonly destination: Destination;
+  /** The request headers with the QStash query parameters merged under them. */
+  readonly headers: IncomingHeaders;
+  readonly options: PublishOptions;
+  /** When the first attempt is due (ms). */
+  readonly notBefore: number;
+};
+
 /**
- * Validates a publish, deduplicates it, hands it to the delivery queue and stores it. The
- * message is durable before this resolves, so an acknowledged publish survives a crash.
- *
- * A URL group fans out: the headers are validated once, then each endpoint gets its own
- * message (own id, retries and dead letter) with `topicName` set, deduplicated on its own. One
- * code path for `/v2/publish`, `/v2/enqueue` and each element of `/v2/batch`.
+ * The checks of a publish that need no store: body size, destination, every `Upstash-*` header
+ * and the due time. Schedule creation runs them too (core/schedules.ts), so a schedule is only
+ * stored if its ticks' publishes would pass them. `Upstash-Cron` is read, not refused.
  */
-export async function publishMessage(
-  deps: PublishDeps,
+export function validatePublish(
+  config: CoreConfig,
   request: PublishRequest,
-): Promise<PublishResult> {
-  const { config } = deps;
+  now: number,
+): ValidatedPublish {
   if (request.body.byteLength > config.maxBodyBytes) {
     throw new PayloadTooLargeError(
       `message body is ${request.body.byteLength} bytes; at most ${config.maxBodyBytes} bytes are allowed`,
@@ -68,16 +86,36 @@ export async function publishMessage(
   const destination = parseDestination(request.rawDestination, request.rawQuery);
   const headers = mergeQueryConfig(request.headers, request.rawQuery);
   const options = parsePublishOptions(headers, config);
-  if (options.cron !== undefined) {
-    throw new BadRequestError(
-      'Upstash-Cron is not accepted: schedules are not supported by this server yet',
-    );
-  }
-  const now = deps.clock.now();
   const notBefore = options.due.kind === 'at' ? options.due.timeMs : now + options.due.delayMs;
   if (notBefore - now > config.maxDelayMs) {
     throw new BadRequestError(
       `invalid Upstash-Not-Before "${headers['upstash-not-before']}": at most ${config.maxDelayMs / 1000}s in the future is allowed`,
+    );
+  }
+  if (request.queueName !== undefined) validateQueueName(request.queueName);
+  return { destination, headers, options, notBefore };
+}
+
+/**
+ * Validates a publish, deduplicates it, hands it to the delivery queue and stores it. The
+ * message is durable before this resolves, so an acknowledged publish survives a crash.
+ *
+ * A URL group fans out: the headers are validated once, then each endpoint gets its own
+ * message (own id, retries and dead letter) with `topicName` set, deduplicated on its own. One
+ * code path for `/v2/publish`, `/v2/enqueue`, each element of `/v2/batch` and each schedule tick.
+ */
+export async function publishMessage(
+  deps: PublishDeps,
+  request: PublishRequest,
+): Promise<PublishResult> {
+  const { config } = deps;
+  const now = deps.clock.now();
+  const { destination, headers, options, notBefore } = validatePublish(config, request, now);
+  if (options.cron !== undefined) {
+    // The routes that create schedules take Upstash-Cron before this; elsewhere (batch, DLQ
+    // retry) publishing one message and ignoring the cron would silently drop the schedule.
+    throw new BadRequestError(
+      'Upstash-Cron is not accepted here: create a schedule with POST /v2/schedules/{destination} or POST /v2/publish/{destination}',
     );
   }
   // Every check that can refuse the publish runs before anything is written.
@@ -99,18 +137,27 @@ export async function publishMessage(
     failureCallback: options.failureCallback,
     labels: options.labels,
     callerIp: request.callerIp,
-    deduplicationId: options.dedup?.kind === 'id' ? options.dedup.id : undefined,
+    deduplicationId:
+      request.idempotencyKey === undefined && options.dedup?.kind === 'id'
+        ? options.dedup.id
+        : undefined,
     queueName: request.queueName,
+    scheduleId: request.scheduleId,
   };
   // Content-based keys hash the destination as given: the URL, or the group's name.
   const baseKey =
-    options.dedup &&
-    dedupKey(
-      options.dedup,
-      destination.kind === 'url' ? destination.url : destination.name,
-      headers,
-      request.body,
-    );
+    request.idempotencyKey ??
+    (options.dedup &&
+      dedupKey(
+        options.dedup,
+        destination.kind === 'url' ? destination.url : destination.name,
+        headers,
+        request.body,
+      ));
+  const claimExpiresAt =
+    request.idempotencyKey !== undefined && request.idempotencyExpiresAt !== undefined
+      ? request.idempotencyExpiresAt
+      : now + config.dedupWindowMs;
   const published: PublishedMessage[] = [];
   for (const target of targets) {
     const message: Message = {
@@ -125,7 +172,7 @@ export async function publishMessage(
     const dedup: DedupClaim | undefined = baseKey
       ? {
           key: destination.kind === 'url' ? baseKey : `${baseKey}|${target.url}`,
-          expiresAt: now + config.dedupWindowMs,
+          expiresAt: claimExpiresAt,
         }
       : undefined;
     published.push(await storeMessage(deps, message, dedup, now));

@@ -1,6 +1,7 @@
 import type { SqliteSynchronous } from '../adapters/embedded/sqlite-database';
 import { EnvReader } from '../config/env-reader';
 import type { CoreConfig } from '../core/config';
+import type { DestinationAddressPolicy } from '../ports/delivery-client';
 import { DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN } from './dev-credentials';
 import { ENV } from './env-vars';
 import type { LogLevel } from './json-logger';
@@ -15,6 +16,13 @@ export type EmbeddedConfig = {
   readonly currentSigningKey: string;
   readonly nextSigningKey: string;
   readonly deliveryConcurrency: number;
+  /**
+   * Most attempts in flight to one destination origin (scheme, host and port), so that one
+   * slow or hanging destination cannot hold every delivery slot.
+   */
+  readonly deliveryConcurrencyPerDestination: number;
+  /** Which addresses destinations and callbacks may connect to (SQSTASH_ALLOW_*_DESTINATIONS). */
+  readonly addressPolicy: DestinationAddressPolicy;
   /** Largest request body read at all, batches included; each message is held to core.maxBodyBytes. */
   readonly maxRequestBytes: number;
   readonly sqliteSynchronous: SqliteSynchronous;
@@ -28,6 +36,9 @@ export const EMBEDDED_DEFAULTS = {
   host: '127.0.0.1',
   dataDir: './.sqstash',
   deliveryConcurrency: 64,
+  // A developer's own services run on localhost and private networks (Docker, a LAN); the AWS
+  // runtime, which faces the internet, refuses both by default.
+  addressPolicy: { allowLoopback: true, allowPrivate: true },
   // As API Gateway's payload limit, so a batch that works embedded works on AWS too.
   maxRequestBytes: 10 * 1024 * 1024,
   sqliteSynchronous: 'NORMAL',
@@ -55,6 +66,12 @@ export function loadEmbeddedConfig(
       `${ENV.token} is QStash's public development token; set a secret ${ENV.token} before listening on ${host} (the default host 127.0.0.1 accepts it)`,
     );
   }
+  const deliveryConcurrency = read.integer(
+    ENV.deliveryConcurrency,
+    EMBEDDED_DEFAULTS.deliveryConcurrency,
+    1,
+    MAX_CONCURRENCY,
+  );
   const config: EmbeddedConfig = {
     port: read.integer(ENV.port, EMBEDDED_DEFAULTS.port, 0, MAX_PORT),
     host,
@@ -62,12 +79,14 @@ export function loadEmbeddedConfig(
     token,
     currentSigningKey: read.string(ENV.currentSigningKey) ?? DEV_CURRENT_SIGNING_KEY,
     nextSigningKey: read.string(ENV.nextSigningKey) ?? DEV_NEXT_SIGNING_KEY,
-    deliveryConcurrency: read.integer(
-      ENV.deliveryConcurrency,
-      EMBEDDED_DEFAULTS.deliveryConcurrency,
+    deliveryConcurrency,
+    deliveryConcurrencyPerDestination: read.integer(
+      ENV.deliveryConcurrencyPerDestination,
+      defaultPerDestination(deliveryConcurrency),
       1,
-      MAX_CONCURRENCY,
+      deliveryConcurrency,
     ),
+    addressPolicy: read.addressPolicy(EMBEDDED_DEFAULTS.addressPolicy),
     maxRequestBytes: read.integer(
       ENV.maxRequestBytes,
       EMBEDDED_DEFAULTS.maxRequestBytes,
@@ -85,6 +104,14 @@ export function loadEmbeddedConfig(
   };
   read.assertValid();
   return config;
+}
+
+/**
+ * Three quarters of the slots (at least one): a single busy destination still gets most of the
+ * throughput, and a quarter stays free for the others while it hangs.
+ */
+export function defaultPerDestination(deliveryConcurrency: number): number {
+  return Math.max(1, Math.floor((deliveryConcurrency * 3) / 4));
 }
 
 /** True when the server runs on QStash's published development credentials. */

@@ -1,4 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import type { ClaimedMessage, SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import { originOf } from '../adapters/embedded/sqlite-message-store';
 import type { Message } from '../core/message';
 import type { Clock } from '../ports/clock';
 import { AttemptAbortedError } from '../ports/delivery-client';
@@ -17,6 +19,8 @@ export type DeliveryWorkerOptions = {
   readonly logger: Logger;
   /** Attempts in flight at once. */
   readonly concurrency: number;
+  /** Attempts in flight at once to one destination origin. @default concurrency (no cap) */
+  readonly concurrencyPerDestination?: number;
   /** How long a claim is held; longer than any attempt can take. */
   readonly leaseMs: number;
 };
@@ -26,6 +30,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // After an unexpected failure (not a failed delivery, which the core settles), a message
 // waits this long before it is tried again, so a persistent fault cannot spin the CPU.
 const FAULT_BACKOFF_MS = 5_000;
+// With a destination at its cap, due messages behind its backlog are looked for this many at a
+// time, at first after MIN and then, while none turns up, ever more rarely up to MAX: finding
+// them costs a scan, and a busy single destination would otherwise pay for it on every claim.
+const LOOKAHEAD_ROWS = 1_000;
+const MIN_LOOKAHEAD_BACKOFF_MS = 25;
+const MAX_LOOKAHEAD_BACKOFF_MS = 800;
 
 /**
  * Runs due messages through delivery with bounded concurrency. It never polls: it sleeps
@@ -37,6 +47,9 @@ export class DeliveryWorker {
   readonly #options: DeliveryWorkerOptions;
   readonly #shutdown = new AbortController();
   #inFlight = 0;
+  readonly #inFlightByOrigin = new Map<string, number>();
+  #lookaheadAt = 0;
+  #lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
   #timer: NodeJS.Timeout | undefined;
   #wakeAt = Number.POSITIVE_INFINITY;
   #pumpQueued = false;
@@ -45,6 +58,8 @@ export class DeliveryWorker {
 
   constructor(options: DeliveryWorkerOptions) {
     this.#options = options;
+    // Every attempt in flight listens to the shutdown signal; that many is expected, not a leak.
+    setMaxListeners(options.concurrency + 1, this.#shutdown.signal);
   }
 
   /** Takes back leases left by a crashed process, then starts delivering. */
@@ -128,16 +143,45 @@ export class DeliveryWorker {
     const free = concurrency - this.#inFlight;
     if (free <= 0) return; // a finishing attempt pumps again
     const now = clock.now();
-    const claimed = store.claimDue(now, free, now + leaseMs);
-    for (const claim of claimed) this.#run(claim);
-    if (claimed.length < free) {
-      const next = store.nextDueAt();
-      if (next !== undefined) this.#wakeUpAt(next);
+    const perDestination = this.#options.concurrencyPerDestination ?? concurrency;
+    if (perDestination >= concurrency) {
+      const claimed = store.claimDue(now, free, now + leaseMs);
+      for (const claim of claimed) this.#run(claim);
+      if (claimed.length < free) this.#wakeUpAtNextDue();
+      return;
     }
+    const capped = [...this.#inFlightByOrigin.values()].some((count) => count >= perDestination);
+    const lookahead = capped && now >= this.#lookaheadAt ? LOOKAHEAD_ROWS : 0;
+    const { claimed, skipped } = store.claimDueWithin(now, free, now + leaseMs, {
+      max: perDestination,
+      inFlight: this.#inFlightByOrigin,
+      lookahead,
+    });
+    for (const claim of claimed) this.#run(claim);
+    if (claimed.length === free) return;
+    if (skipped === 0) {
+      this.#lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
+      this.#wakeUpAtNextDue();
+      return;
+    }
+    // Due messages wait for a capped destination: its finishing attempts pump again, and the
+    // next lookahead finds any other destination's messages queued behind them.
+    if (lookahead > 0) {
+      this.#lookaheadAt = now + this.#lookaheadBackoffMs;
+      this.#lookaheadBackoffMs = Math.min(this.#lookaheadBackoffMs * 2, MAX_LOOKAHEAD_BACKOFF_MS);
+    }
+    this.#wakeUpAt(Math.max(this.#lookaheadAt, now + MIN_LOOKAHEAD_BACKOFF_MS));
+  }
+
+  #wakeUpAtNextDue(): void {
+    const next = this.#options.store.nextDueAt();
+    if (next !== undefined) this.#wakeUpAt(next);
   }
 
   #run({ message, retried }: ClaimedMessage): void {
     const { store, deliver, logger, clock } = this.#options;
+    const origin = originOf(message.url);
+    this.#inFlightByOrigin.set(origin, (this.#inFlightByOrigin.get(origin) ?? 0) + 1);
     this.#inFlight += 1;
     deliver(message, retried, this.#shutdown.signal)
       .catch((error: unknown) => {
@@ -153,6 +197,9 @@ export class DeliveryWorker {
       })
       .finally(() => {
         this.#inFlight -= 1;
+        const left = (this.#inFlightByOrigin.get(origin) ?? 1) - 1;
+        if (left === 0) this.#inFlightByOrigin.delete(origin);
+        else this.#inFlightByOrigin.set(origin, left);
         if (this.#stopping) {
           if (this.#inFlight === 0) this.#drained?.();
         } else {

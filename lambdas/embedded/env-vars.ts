@@ -1,6 +1,7 @@
 /**
  * The environment variables only the embedded server reads, named once; those for QStash
- * semantics, shared with the AWS runtime, are CORE_ENV in lambdas/config/env-reader.ts.
+ * semantics, shared with the AWS runtime, are CORE_ENV in lambdas/config/env-reader.ts, and
+ * the destination address policy's are DESTINATION_POLICY_ENV there.
  */
 export const ENV = {
   port: 'PORT',
@@ -10,6 +11,7 @@ export const ENV = {
   currentSigningKey: 'QSTASH_CURRENT_SIGNING_KEY',
   nextSigningKey: 'QSTASH_NEXT_SIGNING_KEY',
   deliveryConcurrency: 'SQSTASH_DELIVERY_CONCURRENCY',
+  deliveryConcurrencyPerDestination: 'SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION',
   maxRequestBytes: 'SQSTASH_MAX_REQUEST_BYTES',
   sqliteSynchronous: 'SQSTASH_SQLITE_SYNCHRONOUS',
   shutdownGrace: 'SQSTASH_SHUTDOWN_GRACE',

@@ -2,14 +2,18 @@ import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
+import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
+import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store';
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
 import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
 import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
 import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
 import { processDelivery } from '../core/process-delivery';
+import type { ScheduleDeps } from '../core/schedules';
+import { fireSchedule } from '../core/schedules';
 import { createApi } from '../http/router';
 import type { Clock } from '../ports/clock';
 import { systemClock } from '../ports/clock';
@@ -18,6 +22,7 @@ import type { DeliveryQueue } from '../ports/message-store';
 import type { EmbeddedConfig } from './config';
 import { DeliveryWorker } from './delivery-worker';
 import { createNodeServer } from './node-server';
+import { ScheduleRunner } from './schedule-runner';
 
 export type RunningServer = {
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
@@ -41,7 +46,9 @@ export async function startEmbedded(
 ): Promise<RunningServer> {
   const db = openDatabase(config.dataDir, config.sqliteSynchronous);
   // A cancel that removes waiting messages may let the next messages of their queues start.
-  const store = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
+  const messages = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
+  // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
+  const store = new SqliteGroupCommit(db, messages, (dueAt) => worker?.notify(dueAt));
   const ids = createIdGenerator();
   const keyRing = await KeyRing.load(new SqliteSigningKeyStore(db), {
     current: config.currentSigningKey,
@@ -50,32 +57,57 @@ export async function startEmbedded(
   const signingKeys = () => keyRing.current();
   const client = new UndiciDeliveryClient({
     maxResponseBodyBytes: config.core.maxResponseBodyBytes,
+    addressPolicy: config.addressPolicy,
   });
 
   let worker: DeliveryWorker | undefined;
   const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
   const queues = new SqliteQueueStore(db, () => worker?.notify(clock.now()));
-  const deliveryDeps = { client, clock, ids, config: config.core, signingKeys, store, queue };
-  worker = new DeliveryWorker({
+  const deliveryDeps = {
+    client,
+    clock,
+    ids,
+    config: config.core,
+    signingKeys,
     store,
+    queue,
+    logger,
+  };
+  worker = new DeliveryWorker({
+    store: messages,
     clock,
     logger,
     concurrency: config.deliveryConcurrency,
+    concurrencyPerDestination: config.deliveryConcurrencyPerDestination,
     leaseMs: config.core.maxTimeoutMs + LEASE_MARGIN_MS,
     deliver: (message, retried, signal) => processDelivery(deliveryDeps, message, retried, signal),
   });
 
-  const api = createApi({
+  // The runner fires ticks through the same deps the API creates schedules with.
+  const schedules = new SqliteScheduleStore(db);
+  const runner = new ScheduleRunner({
+    store: schedules,
+    clock,
+    logger,
+    fire: (scheduleId, tickTime) => fireSchedule(scheduleDeps, scheduleId, tickTime),
+  });
+  const scheduleDeps: ScheduleDeps = {
     store,
     queue,
     clock,
     ids,
     config: config.core,
-    token: config.token,
-    keyRing,
     queues,
     urlGroups: new SqliteUrlGroupStore(db),
-    deadLetters: new SqliteDeadLetterStore(db, store),
+    schedules,
+    trigger: runner,
+  };
+
+  const api = createApi({
+    ...scheduleDeps,
+    token: config.token,
+    keyRing,
+    deadLetters: new SqliteDeadLetterStore(db, messages),
     events: new SqliteEventLog(db),
     logger,
   });
@@ -90,6 +122,7 @@ export async function startEmbedded(
     throw error;
   }
   worker.start();
+  runner.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -100,6 +133,8 @@ export async function startEmbedded(
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        // The runner stops first, so no tick publishes into a closed store.
+        await runner.stop();
         await worker.stop(config.shutdownGraceMs);
         await closed;
         await client.close();

@@ -10,26 +10,28 @@ import type { LogRecord } from '../ports/event-log';
  * `callerIp`, `responseHeaders` and `responseHeader`, `retryDelayExpression` and `retryDelayExpr`.
  */
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
 /** `{body}` when the bytes are UTF-8, else `{bodyBase64}`; nothing when there are none. */
-function textOrBase64(bytes: Uint8Array, key: string): Json {
+export function textOrBase64(bytes: Uint8Array, key: string): Json {
   if (bytes.byteLength === 0) return {};
   return isUtf8(bytes)
     ? { [key]: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
     : { [`${key}Base64`]: base64(bytes) };
 }
 
-function labelFields(labels: readonly string[]): Json {
+/** `labels`, and the deprecated `label` (the first one) when there is one. */
+export function labelFields(labels: readonly string[]): Json {
   // `label` is deprecated: the first label, for SDKs that still read one.
   return { labels: [...labels], ...(labels.length > 0 && { label: labels[0] }) };
 }
 
-function defined(fields: Json): Json {
+/** The fields without those whose value is undefined. */
+export function defined(fields: Json): Json {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
 

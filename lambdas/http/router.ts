@@ -16,6 +16,8 @@ import { messageRoutes } from './routes/message-routes';
 import { publishRoutes } from './routes/publish-routes';
 import type { QueueRouteDeps } from './routes/queue-routes';
 import { queueRoutes } from './routes/queue-routes';
+import type { ScheduleRouteDeps } from './routes/schedule-routes';
+import { scheduleRoutes } from './routes/schedule-routes';
 import type { UrlGroupRouteDeps } from './routes/url-group-routes';
 import { urlGroupRoutes } from './routes/url-group-routes';
 
@@ -26,7 +28,8 @@ export type ApiDeps = BaseApiDeps &
   UrlGroupRouteDeps &
   MessageRouteDeps &
   DlqRouteDeps &
-  LogRouteDeps;
+  LogRouteDeps &
+  ScheduleRouteDeps;
 
 const MAX_LOGGED_PATH = 200;
 
@@ -40,6 +43,7 @@ function allRoutes(): Route<ApiDeps>[] {
     ...messageRoutes,
     ...dlqRoutes,
     ...logRoutes,
+    ...scheduleRoutes,
   ];
 }
 

@@ -29,6 +29,20 @@ export type DeliveryClient = {
   send(request: DeliveryRequest): Promise<DeliveryResponse>;
 };
 
+/**
+ * Which addresses a delivery may connect to, checked on the address each connection actually
+ * uses. Public addresses are always allowed; multicast and reserved ones never are.
+ */
+export type DestinationAddressPolicy = {
+  /** 127.0.0.0/8, ::1, and 0.0.0.0 (which reaches this host). */
+  readonly allowLoopback: boolean;
+  /**
+   * Private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) and link-local
+   * addresses (169.254/16, fe80::/10), where cloud metadata services such as 169.254.169.254 live.
+   */
+  readonly allowPrivate: boolean;
+};
+
 /** An attempt that got no HTTP response; the message says why, for the log and the DLQ. */
 export class DeliveryAttemptError extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -22,6 +22,11 @@ export type Schedule = {
   readonly lastScheduleTime?: number;
   /** When the next tick is due (ms); absent while paused. */
   readonly nextScheduleTime?: number;
+  /**
+   * Why the last tick published nothing (its publish was refused, e.g. the URL group was
+   * deleted): QStash's `error` field. Cleared by the next tick that publishes.
+   */
+  readonly error?: string;
 };
 
 export type CreateScheduleResult =
@@ -51,11 +56,16 @@ export type ScheduleStore = {
     paused: boolean,
     nextScheduleTime: number | undefined,
   ): Promise<boolean>;
-  /** Records the tick that fired at `tickTime` and when the next one is due. */
+  /**
+   * Records the tick that fired at `tickTime` (`lastScheduleTime`), when the next one is due,
+   * and `error` (set when given, cleared when not). Nothing else changes. A schedule paused
+   * meanwhile keeps no `nextScheduleTime`; a schedule deleted meanwhile stays deleted (a no-op).
+   */
   recordTick(
     scheduleId: string,
     tickTime: number,
     nextScheduleTime: number | undefined,
+    error?: string,
   ): Promise<void>;
 };
 
@@ -64,6 +74,13 @@ export type ScheduleStore = {
  * EventBridge Scheduler schedule per sqstash schedule on AWS. Called after the store changed.
  */
 export type ScheduleTrigger = {
+  /**
+   * Throws a BadRequestError when this runtime cannot fire `schedule` (EventBridge Scheduler
+   * cannot express a cron whose day-of-month and day-of-week are both restricted). Called
+   * before the schedule is stored, so a refused schedule leaves nothing behind. Optional: a
+   * trigger that fires every valid cron (the embedded runner's) has nothing to check.
+   */
+  validate?(schedule: Schedule): void;
   /** The schedule was created, replaced, paused or resumed. */
   scheduleChanged(schedule: Schedule): Promise<void>;
   scheduleDeleted(scheduleId: string): Promise<void>;

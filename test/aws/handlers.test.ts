@@ -105,6 +105,8 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
       SQSTASH_TOKEN_SECRET_ARN: TOKEN_ARN,
       SQSTASH_SIGNING_KEYS_SECRET_ARN: KEYS_ARN,
       SQSTASH_MAX_TIMEOUT: '10s',
+      // The receivers run on 127.0.0.1, which the AWS runtime refuses by default.
+      SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'true',
     });
     secrets
       .on(GetSecretValueCommand, { SecretId: TOKEN_ARN })

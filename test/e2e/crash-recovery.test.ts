@@ -32,6 +32,7 @@ describe('crash recovery (kill -9)', () => {
     server = await spawnServer({
       SQSTASH_DATA_DIR: dataDir,
       SQSTASH_DELIVERY_CONCURRENCY: String(IN_FLIGHT_MESSAGES),
+      SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION: String(IN_FLIGHT_MESSAGES),
     });
     const client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
     const inFlight = await Promise.all(

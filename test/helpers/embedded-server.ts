@@ -5,6 +5,7 @@ import type { EmbeddedConfig } from '../../lambdas/embedded/config';
 import { loadEmbeddedConfig } from '../../lambdas/embedded/config';
 import type { RunningServer } from '../../lambdas/embedded/start-embedded';
 import { startEmbedded } from '../../lambdas/embedded/start-embedded';
+import type { Clock } from '../../lambdas/ports/clock';
 import type { Logger } from '../../lambdas/ports/logger';
 
 export const DEV_TOKEN = 'eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=';
@@ -28,11 +29,16 @@ export type TestServer = RunningServer & {
 
 /**
  * Starts the real embedded server in this process on a free 127.0.0.1 port, with its own
- * SQLite file in a temporary directory. `env` is read exactly as `npm start` reads the
- * environment. Stop it with `stopTestServer`.
+ * SQLite file in a temporary directory (or in `env.SQSTASH_DATA_DIR`, to restart on the data
+ * of a stopped server). `env` is read exactly as `npm start` reads the environment; `clock` is
+ * the server's time (e.g. `movingClock`, to make a cron tick due a second from now). Stop it
+ * with `stopTestServer`, which deletes the data directory.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-test-'));
+export async function startTestServer(
+  env: Record<string, string> = {},
+  clock?: Clock,
+): Promise<TestServer> {
+  const dataDir = env.SQSTASH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'sqstash-test-'));
   const config = loadEmbeddedConfig({
     PORT: '0',
     SQSTASH_DATA_DIR: dataDir,
@@ -40,7 +46,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const logger = memoryLogger();
-  const server = await startEmbedded(config, logger);
+  const server = await startEmbedded(config, logger, clock);
   return Object.assign(server, { config, dataDir, logger });
 }
 

@@ -40,17 +40,35 @@ export function fixedClock(startMs: number = T0): {
   };
 }
 
-/** Predictable ids: `msg_1`, `msg_2`, …; `jwt_1`, …; dlq ids as QStash's `<ms>-<n>`. */
+/**
+ * A clock that runs at real speed from `startMs`, for code that sleeps on real timers (the
+ * schedule runner, the delivery worker) while the test picks what time it is: a minute
+ * boundary can be made a second away. `set` jumps; code already asleep does not notice.
+ */
+export function movingClock(startMs: number): { now(): number; set(ms: number): void } {
+  let offset = startMs - Date.now();
+  return {
+    now: () => Date.now() + offset,
+    set: (ms) => {
+      offset = ms - Date.now();
+    },
+  };
+}
+
+/** Predictable ids: `msg_1`, `msg_2`, …; `scd_1`, …; `jwt_1`, …; dlq ids as QStash's `<ms>-<n>`. */
 export function sequentialIds(): {
   messageId(): string;
+  scheduleId(): string;
   dlqId(nowMs: number): string;
   jwtId(): string;
 } {
   let messages = 0;
+  let schedules = 0;
   let jwts = 0;
   let dlqs = 0;
   return {
     messageId: () => `msg_${++messages}`,
+    scheduleId: () => `scd_${++schedules}`,
     dlqId: (nowMs) => `${nowMs}-${dlqs++}`,
     jwtId: () => `jwt_${++jwts}`,
   };

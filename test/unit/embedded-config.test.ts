@@ -31,6 +31,8 @@ describe('loadEmbeddedConfig', () => {
       currentSigningKey: DEV_CURRENT_SIGNING_KEY,
       nextSigningKey: DEV_NEXT_SIGNING_KEY,
       deliveryConcurrency: 64,
+      deliveryConcurrencyPerDestination: 48,
+      addressPolicy: { allowLoopback: true, allowPrivate: true },
       maxRequestBytes: 10 * 1024 * 1024,
       sqliteSynchronous: 'NORMAL',
       shutdownGraceMs: 10 * SECOND_MS,
@@ -48,6 +50,9 @@ describe('loadEmbeddedConfig', () => {
       QSTASH_CURRENT_SIGNING_KEY: 'sig_current',
       QSTASH_NEXT_SIGNING_KEY: 'sig_next',
       SQSTASH_DELIVERY_CONCURRENCY: '8',
+      SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION: '8',
+      SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'FALSE',
+      SQSTASH_ALLOW_PRIVATE_DESTINATIONS: 'false',
       SQSTASH_MAX_REQUEST_BYTES: '2048',
       SQSTASH_DEFAULT_RETRIES: '2',
       SQSTASH_MAX_RETRIES: '10',
@@ -68,6 +73,8 @@ describe('loadEmbeddedConfig', () => {
       currentSigningKey: 'sig_current',
       nextSigningKey: 'sig_next',
       deliveryConcurrency: 8,
+      deliveryConcurrencyPerDestination: 8,
+      addressPolicy: { allowLoopback: false, allowPrivate: false },
       maxRequestBytes: 2048,
       sqliteSynchronous: 'FULL',
       shutdownGraceMs: 30 * SECOND_MS,
@@ -97,6 +104,31 @@ describe('loadEmbeddedConfig', () => {
 
     expect(config.core.maxRetries).toBe(1);
     expect(config.core.defaultRetries).toBe(1);
+  });
+
+  it('caps each destination at three quarters of the delivery slots unless told otherwise', () => {
+    expect(loadEmbeddedConfig({ SQSTASH_DELIVERY_CONCURRENCY: '8' })).toMatchObject({
+      deliveryConcurrency: 8,
+      deliveryConcurrencyPerDestination: 6,
+    });
+    expect(
+      loadEmbeddedConfig({ SQSTASH_DELIVERY_CONCURRENCY: '1' }).deliveryConcurrencyPerDestination,
+    ).toBe(1);
+  });
+
+  it('refuses a per-destination cap above the total, and a policy flag that is not a boolean', () => {
+    const message = errorMessageOf(() =>
+      loadEmbeddedConfig({
+        SQSTASH_DELIVERY_CONCURRENCY: '8',
+        SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION: '9',
+        SQSTASH_ALLOW_PRIVATE_DESTINATIONS: 'yes',
+      }),
+    );
+
+    expect(message).toContain(
+      'SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION="9" must be a whole number from 1 to 8',
+    );
+    expect(message).toContain('SQSTASH_ALLOW_PRIVATE_DESTINATIONS="yes" must be true or false');
   });
 
   it('accepts port 0 and a dedup window in days', () => {

@@ -122,10 +122,12 @@ export class DynamoCalls {
     return output.Item;
   }
 
-  async put(item: Item, options: Partial<PutCommandInput> = {}): Promise<void> {
-    await this.#send('PutItem', () =>
+  /** Resolves with the item it replaced when asked for it (`ReturnValues: 'ALL_OLD'`). */
+  async put(item: Item, options: Partial<PutCommandInput> = {}): Promise<Item | undefined> {
+    const output = await this.#send('PutItem', () =>
       this.#client.send(new PutCommand({ TableName: this.tableName, Item: item, ...options })),
     );
+    return output.Attributes;
   }
 
   async update(
@@ -138,10 +140,12 @@ export class DynamoCalls {
     return output.Attributes;
   }
 
-  async delete(key: Key, options: Partial<DeleteCommandInput> = {}): Promise<void> {
-    await this.#send('DeleteItem', () =>
+  /** Resolves with the item it deleted when asked for it (`ReturnValues: 'ALL_OLD'`). */
+  async delete(key: Key, options: Partial<DeleteCommandInput> = {}): Promise<Item | undefined> {
+    const output = await this.#send('DeleteItem', () =>
       this.#client.send(new DeleteCommand({ TableName: this.tableName, Key: key, ...options })),
     );
+    return output.Attributes;
   }
 
   /** One page of a query. */

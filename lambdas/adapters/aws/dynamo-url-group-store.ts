@@ -204,7 +204,7 @@ export class DynamoUrlGroupStore implements UrlGroupStore {
 const RETRY: unique symbol = Symbol('retry');
 
 /** True when the conditional write went through, false when its condition failed. */
-async function unlessConditionFails(write: Promise<void>): Promise<boolean> {
+async function unlessConditionFails(write: Promise<unknown>): Promise<boolean> {
   try {
     await write;
     return true;

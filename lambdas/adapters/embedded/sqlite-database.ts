@@ -118,6 +118,29 @@ const MIGRATIONS: Record<number, string> = {
     );
     -- The DLQ lists and pages by (failed_at, dlq_id).
     CREATE INDEX dlq_failed ON dlq (failed_at, dlq_id);
+
+    -- Cron schedules: the publish each tick repeats (fields: cron, destination, headers,
+    -- queueName, callerIp as JSON; the body raw) and their run state.
+    CREATE TABLE schedules (
+      id                 TEXT PRIMARY KEY,
+      fields             TEXT NOT NULL,
+      body               BLOB NOT NULL,
+      created_at         INTEGER NOT NULL,
+      paused             INTEGER NOT NULL DEFAULT 0,
+      last_schedule_time INTEGER,
+      next_schedule_time INTEGER,
+      error              TEXT
+    );
+    -- The runner sleeps until the earliest tick of a running schedule.
+    CREATE INDEX schedules_next ON schedules (next_schedule_time)
+      WHERE next_schedule_time IS NOT NULL AND paused = 0;
+    -- Schedule creations deduplicate apart from publishes: one id may name a message and a
+    -- schedule without either being taken for a duplicate of the other.
+    CREATE TABLE schedule_dedup_keys (
+      key         TEXT PRIMARY KEY,
+      schedule_id TEXT NOT NULL,
+      expires_at  INTEGER NOT NULL
+    );
   `,
 };
 

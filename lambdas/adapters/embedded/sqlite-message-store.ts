@@ -14,8 +14,33 @@ import { historyWriter, messageFilterSql, whereAll } from './sqlite-listing';
 /** A message taken for an attempt, with the attempt number it is on. */
 export type ClaimedMessage = { message: Message; retried: number };
 
+/** A cap on attempts in flight to one destination origin, for claimDueWithin. */
+export type OriginLimits = {
+  /** Most attempts in flight to one origin. */
+  readonly max: number;
+  /** Attempts in flight now, by origin (originOf). */
+  readonly inFlight: ReadonlyMap<string, number>;
+  /**
+   * Due messages to look at beyond `limit`, past those of origins at their cap. When even these
+   * are all at their cap, they are moved behind the messages due now (their due time becomes
+   * now), so the next look reaches the messages queued behind them.
+   */
+  readonly lookahead: number;
+};
+
+/** What claimDueWithin took, and how many due messages it passed over for their origin's cap. */
+export type OriginClaim = { readonly claimed: ClaimedMessage[]; readonly skipped: number };
+
+/**
+ * The scheme, host and port of a URL, lowercased: what the per-destination cap counts by. A
+ * string match rather than `new URL`, since it runs for every due message the claim looks at.
+ */
+export function originOf(url: string): string {
+  return (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0] ?? url).toLowerCase();
+}
+
 type MessageRow = { fields: string; body: Buffer; retried: number };
-type DueRow = { id: string; dueAt: number };
+type DueRow = { id: string; dueAt: number; url?: string };
 type WindowRow = DueRow & { leaseUntil: number | null };
 type QueuePosition = { name: string; seq: number };
 type CancelRow = { id: string; url: string; leaseUntil: number | null };
@@ -39,7 +64,12 @@ export class SqliteMessageStore implements MessageStore {
   readonly #releaseAll: () => number;
   readonly #onChange: () => void;
 
-  readonly #claim: (nowMs: number, limit: number, leaseUntil: number) => ClaimedMessage[];
+  readonly #claim: (
+    nowMs: number,
+    limit: number,
+    leaseUntil: number,
+    origins: OriginLimits | undefined,
+  ) => OriginClaim;
 
   /**
    * @param onChange called after a cancel removed waiting messages, which may let the next
@@ -85,10 +115,19 @@ export class SqliteMessageStore implements MessageStore {
         `SELECT id, due_at AS dueAt FROM messages
          WHERE due_at <= ? AND lease_until IS NULL AND queue_name IS NULL ORDER BY due_at LIMIT ?`,
       ),
+      dueUnqueuedUrls: db.prepare(
+        `SELECT id, due_at AS dueAt, json_extract(fields, '$.url') AS url FROM messages
+         WHERE due_at <= ? AND lease_until IS NULL AND queue_name IS NULL ORDER BY due_at LIMIT ?`,
+      ),
+      // Queued messages keep their place: their order is the queue's, not the due time's.
+      postpone: db.prepare(
+        'UPDATE messages SET due_at = ? WHERE id = ? AND lease_until IS NULL AND queue_name IS NULL',
+      ),
       activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
       // The open messages at the head of a queue: those in its first `parallelism` positions.
       queueWindow: db.prepare(
-        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil FROM messages
+        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, json_extract(fields, '$.url') AS url
+         FROM messages
          WHERE queue_name = @name AND due_at IS NOT NULL AND queue_seq IN (
            SELECT DISTINCT queue_seq FROM messages
            WHERE queue_name = @name AND due_at IS NOT NULL ORDER BY queue_seq LIMIT @parallelism
@@ -170,17 +209,40 @@ export class SqliteMessageStore implements MessageStore {
       },
     );
 
-    this.#claim = db.transaction((nowMs: number, limit: number, leaseUntil: number) => {
-      const candidates = statements.dueUnqueued.all(nowMs, limit) as DueRow[];
-      for (const row of this.#queueWindows()) {
-        if (row.leaseUntil === null && row.dueAt <= nowMs) candidates.push(row);
-      }
-      candidates.sort((a, b) => a.dueAt - b.dueAt);
-      return candidates.slice(0, limit).map(({ id }) => {
-        const row = statements.lease.get(leaseUntil, id) as MessageRow;
-        return { message: decodeMessage(row.fields, row.body), retried: row.retried };
-      });
-    });
+    this.#claim = db.transaction(
+      (nowMs: number, limit: number, leaseUntil: number, origins: OriginLimits | undefined) => {
+        const window = limit + (origins?.lookahead ?? 0);
+        const unqueued = (origins ? statements.dueUnqueuedUrls : statements.dueUnqueued).all(
+          nowMs,
+          window,
+        ) as DueRow[];
+        const candidates = [...unqueued];
+        for (const row of this.#queueWindows()) {
+          if (row.leaseUntil === null && row.dueAt <= nowMs) candidates.push(row);
+        }
+        candidates.sort((a, b) => a.dueAt - b.dueAt);
+        const { taken, skipped } = origins
+          ? takeWithinOriginLimits(candidates, limit, origins)
+          : { taken: candidates.slice(0, limit), skipped: [] };
+        // A full window with nothing to take past the capped origins: their messages go behind
+        // those due now, so that the next look, after the lookahead's backoff, gets further.
+        if (
+          origins &&
+          origins.lookahead > 0 &&
+          taken.length < limit &&
+          unqueued.length === window
+        ) {
+          for (const row of skipped) {
+            if (row.dueAt < nowMs) statements.postpone.run(nowMs, row.id);
+          }
+        }
+        const claimed = taken.map(({ id }) => {
+          const row = statements.lease.get(leaseUntil, id) as MessageRow;
+          return { message: decodeMessage(row.fields, row.body), retried: row.retried };
+        });
+        return { claimed, skipped: skipped.length };
+      },
+    );
 
     this.#settle = db.transaction((proposed: AttemptSettlement): AttemptSettlement => {
       // Read in the transaction that settles, so a cancel cannot slip in between.
@@ -305,7 +367,21 @@ export class SqliteMessageStore implements MessageStore {
    * a queue that is not paused.
    */
   claimDue(nowMs: number, limit: number, leaseUntil: number): ClaimedMessage[] {
-    return this.#claim(nowMs, limit, leaseUntil);
+    return this.#claim(nowMs, limit, leaseUntil, undefined).claimed;
+  }
+
+  /**
+   * As claimDue, but passes over the due messages of origins that already have `origins.max`
+   * attempts in flight (counting those it takes), so one slow destination cannot take every
+   * slot: the others' messages behind it are claimed instead.
+   */
+  claimDueWithin(
+    nowMs: number,
+    limit: number,
+    leaseUntil: number,
+    origins: OriginLimits,
+  ): OriginClaim {
+    return this.#claim(nowMs, limit, leaseUntil, origins);
   }
 
   /** The earliest due time of a message that could be claimed once due, if any. */
@@ -338,4 +414,27 @@ export class SqliteMessageStore implements MessageStore {
   releaseAll(): number {
     return this.#releaseAll();
   }
+}
+
+/** Takes candidates in order, at most `limit`, none past its origin's cap. */
+function takeWithinOriginLimits(
+  candidates: readonly DueRow[],
+  limit: number,
+  origins: OriginLimits,
+): { taken: DueRow[]; skipped: DueRow[] } {
+  const inFlight = new Map(origins.inFlight);
+  const taken: DueRow[] = [];
+  const skipped: DueRow[] = [];
+  for (const row of candidates) {
+    if (taken.length === limit) break;
+    const origin = originOf(row.url ?? '');
+    const count = inFlight.get(origin) ?? 0;
+    if (count >= origins.max) {
+      skipped.push(row);
+    } else {
+      inFlight.set(origin, count + 1);
+      taken.push(row);
+    }
+  }
+  return { taken, skipped };
 }

@@ -3,8 +3,10 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { errorResponse } from '../../http/error-response';
 import { toApiGatewayResult, toApiRequest } from '../api-gateway';
-import { logger, metrics } from '../powertools';
+import type { AwsRuntime } from '../composition';
+import { logger, loggerPort, metrics } from '../powertools';
 import { awsRuntime } from '../runtime';
 
 /** API Gateway HTTP API -> the same /v2 router the embedded server runs. */
@@ -14,7 +16,13 @@ export const handler = async (
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   logger.addContext(context);
   try {
-    const runtime = await awsRuntime();
+    let runtime: AwsRuntime;
+    try {
+      runtime = await awsRuntime();
+    } catch (error) {
+      // A start that failed (a secret unreadable, say) still answers the API's JSON error.
+      return toApiGatewayResult(errorResponse(error, loggerPort, { phase: 'cold start' }));
+    }
     return toApiGatewayResult(await runtime.api(toApiRequest(event)));
   } finally {
     metrics.publishStoredMetrics();

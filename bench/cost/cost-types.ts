@@ -1,0 +1,56 @@
+/**
+ * What the cost run (cost-run.ts, its own process) reports, and the assumptions it runs with;
+ * apart from cost-run.ts so that importing them does not start a run.
+ */
+
+/** Memory sizes of the functions (lib/constructs/api.ts, delivery-pipeline.ts defaults). */
+export const MEMORY_MB = { api: 256, delivery: 512 } as const;
+
+/** Assumed in-region latencies (ms) for the duration model; stated in the report. */
+export const LATENCY_MS = {
+  'DynamoDB:GetItem': 5,
+  'DynamoDB:Query': 6,
+  'DynamoDB:BatchGetItem': 7,
+  'DynamoDB:PutItem': 6,
+  'DynamoDB:UpdateItem': 6,
+  'DynamoDB:DeleteItem': 6,
+  'DynamoDB:TransactWriteItems': 12,
+  SQS: 8,
+  Scheduler: 25,
+  SecretsManager: 25,
+  destination: 100,
+} as const;
+
+/** What one handler (function) did over a pass. */
+export type PhaseCounts = {
+  readonly invocations: number;
+  readonly calls: Record<string, { calls: number; wru: number; indexWru: number; rru: number }>;
+  /** DynamoDB writes by the kind of item written. */
+  readonly itemWrites: Record<string, { writes: number; wru: number; indexWru: number }>;
+  /** SQS requests as billed: one per started 64 KB of payload. */
+  readonly sqsBilledRequests: number;
+  /** What the function printed (Powertools logs and EMF metrics). */
+  readonly logBytes: number;
+  readonly logEvents: number;
+};
+
+export type TimingStats = {
+  readonly invocations: number;
+  readonly meanWallMs: number;
+  readonly meanCpuMs: number;
+};
+
+export type CostRun = {
+  readonly messages: number;
+  readonly publish: PhaseCounts;
+  readonly delivery: PhaseCounts;
+  /** Made once per cold start (secrets), for the record. */
+  readonly init: PhaseCounts;
+  readonly delivered: number;
+  readonly destinationRequests: number;
+  readonly destinationBytes: number;
+  /** API responses' bodies, which leave AWS as data transfer. */
+  readonly publishResponseBodyBytes: number;
+  readonly timing: { readonly publish: TimingStats; readonly delivery: TimingStats };
+  readonly latencyMs: typeof LATENCY_MS;
+};

@@ -1,0 +1,33 @@
+/** A Markdown table, columns padded so it also reads well in a terminal. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((cell, column) =>
+    Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+export function fixed(value: number, digits = 1): string {
+  return value.toFixed(digits);
+}
+
+export function integer(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+export function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+
+export function dollars(value: number, digits = 2): string {
+  return `$${value.toFixed(digits)}`;
+}
+
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}

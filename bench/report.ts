@@ -1,0 +1,314 @@
+import type { ColdStartResults } from './cold-start/cold-start';
+import { BENCH } from './config';
+import type { CostRun } from './cost/cost-types';
+import { LATENCY_MS } from './cost/cost-types';
+import type { CostModel } from './cost/model';
+import { ASSUMPTIONS, PRICES } from './cost/model';
+import { dollars, fixed, integer, kib, ratio, table } from './lib/markdown';
+import type { E2eResult, PublishResult } from './load/protocol';
+import type { ThroughputResults } from './throughput';
+
+const MIB = 1024 * 1024;
+
+export const GOALS = {
+  publishVsBare: 0.35,
+  e2eVsRelay: 0.5,
+  pacedP99Ms: 50,
+  bundleBytes: MIB,
+  loadVsReference: 1.5,
+  costPerMillion: 2.5,
+} as const;
+
+export type Target = {
+  readonly target: string;
+  readonly measured: string;
+  readonly goal: string;
+  readonly met: boolean;
+};
+
+export type BenchResults = {
+  readonly startedAt: string;
+  readonly environment: Record<string, string>;
+  readonly throughput: ThroughputResults;
+  readonly coldStart: ColdStartResults;
+  readonly cost: { readonly run: CostRun; readonly model: CostModel };
+  readonly targets: readonly Target[];
+  readonly durationSec: number;
+};
+
+export function targetsOf(
+  throughput: ThroughputResults,
+  coldStart: ColdStartResults,
+  cost: CostModel,
+): Target[] {
+  const { publish, e2e } = throughput;
+  const publishRatio = publish.sqstash.perSecond / publish.bare.perSecond;
+  const e2eRatio = e2e.sqstash.perSecond / e2e.relay.perSecond;
+  const largest = Math.max(...coldStart.handlers.map((bundle) => bundle.bytes));
+  const slowest = Math.max(
+    ...coldStart.handlers.map(
+      (bundle) => bundle.loadWithSourceMapsMs / coldStart.reference.loadWithSourceMapsMs,
+    ),
+  );
+  return [
+    {
+      target: 'Publish throughput vs bare node:http server',
+      measured: `${ratio(publishRatio)} (${integer(publish.sqstash.perSecond)} vs ${integer(publish.bare.perSecond)} req/s)`,
+      goal: `>= ${ratio(GOALS.publishVsBare)}`,
+      met: publishRatio >= GOALS.publishVsBare,
+    },
+    {
+      target: 'End-to-end delivered/s vs node:http relay',
+      measured: `${ratio(e2eRatio)} (${integer(e2e.sqstash.perSecond)} vs ${integer(e2e.relay.perSecond)} msg/s)`,
+      goal: `>= ${ratio(GOALS.e2eVsRelay)}`,
+      met: e2eRatio >= GOALS.e2eVsRelay,
+    },
+    {
+      target: `p99 publish-to-arrival at ${BENCH.paced.rate} msg/s`,
+      measured: `${fixed(e2e.sqstashPaced.latencyMs.p99)} ms (relay ${fixed(e2e.relayPaced.latencyMs.p99)} ms)`,
+      goal: `< ${GOALS.pacedP99Ms} ms`,
+      met: e2e.sqstashPaced.latencyMs.p99 < GOALS.pacedP99Ms && e2e.sqstashPaced.missing === 0,
+    },
+    {
+      target: 'Largest Lambda bundle (minified, SDK bundled)',
+      measured: kib(largest),
+      goal: '< 1 MiB',
+      met: largest < GOALS.bundleBytes,
+    },
+    {
+      target: 'Slowest cold load vs SDK-only reference',
+      measured: `${ratio(slowest)} (with --enable-source-maps, as deployed)`,
+      goal: `<= ${ratio(GOALS.loadVsReference)}`,
+      met: slowest <= GOALS.loadVsReference,
+    },
+    {
+      target: 'Modeled AWS cost per 1M delivered 1 KB messages',
+      measured: dollars(cost.perMillion),
+      goal: `<= ${dollars(GOALS.costPerMillion)}`,
+      met: cost.perMillion <= GOALS.costPerMillion,
+    },
+  ];
+}
+
+/** A load time, or n/a for a diagnostic bundle that did not load. */
+function loadMs(value: number): string {
+  return Number.isNaN(value) ? 'n/a' : fixed(value);
+}
+
+function publishRow(name: string, result: PublishResult, baseline: PublishResult): string[] {
+  return [
+    name,
+    integer(result.perSecond),
+    fixed(result.latencyMs.p50),
+    fixed(result.latencyMs.p99),
+    ratio(result.perSecond / baseline.perSecond),
+    String(result.errors),
+  ];
+}
+
+function e2eRow(name: string, result: E2eResult, baseline: E2eResult): string[] {
+  return [
+    name,
+    integer(result.perSecond),
+    fixed(result.latencyMs.p50),
+    fixed(result.latencyMs.p99),
+    ratio(result.perSecond / baseline.perSecond),
+    `${result.errors}/${result.missing}/${result.duplicates}`,
+  ];
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { throughput, coldStart, cost } = results;
+  const { publish, e2e } = throughput;
+  const env = Object.entries(results.environment)
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+  const sections: string[] = [
+    `# sqstash benchmark, ${results.startedAt}`,
+    `${env}; ${fixed(results.durationSec, 0)} s in all. Loopback only; the load generator, each server and each baseline run in separate processes on the same (shared) machine, baselines measured in the same run.`,
+    '## Targets',
+    table(
+      ['Target', 'Measured', 'Goal', 'Met'],
+      results.targets.map((t) => [t.target, t.measured, t.goal, t.met ? 'yes' : 'NO']),
+    ),
+    `## Publish: ${BENCH.bodyBytes} B JSON, ${BENCH.connections} keep-alive connections, ${BENCH.publish.durationMs / 1000} s after ${BENCH.publish.warmupMs / 1000} s warm-up`,
+    table(
+      ['Server', 'req/s', 'p50 ms', 'p99 ms', 'vs bare', 'errors'],
+      [
+        publishRow('bare node:http server (ceiling)', publish.bare, publish.bare),
+        publishRow('sqstash (SQLite, synchronous=NORMAL)', publish.sqstash, publish.bare),
+        publishRow(
+          'sqstash, synchronous=FULL (fsync per commit)',
+          publish.sqstashFull,
+          publish.bare,
+        ),
+      ],
+    ),
+    'sqstash stores each message due in a day (`Upstash-Delay: 1d`), so this is the publish path alone; the end-to-end runs below include delivery.',
+    `## End-to-end: publish -> delivery to a 127.0.0.1 sink, ${BENCH.connections} connections`,
+    table(
+      ['Run', 'delivered/s', 'p50 ms', 'p99 ms', 'vs relay', 'err/missing/dup'],
+      [
+        e2eRow('node:http relay, unpaced (ceiling)', e2e.relay, e2e.relay),
+        e2eRow('sqstash, unpaced', e2e.sqstash, e2e.relay),
+        e2eRow(`node:http relay, ${BENCH.paced.rate}/s`, e2e.relayPaced, e2e.relayPaced),
+        e2eRow(`sqstash, ${BENCH.paced.rate}/s`, e2e.sqstashPaced, e2e.relayPaced),
+        e2eRow(
+          `node:http relay, burst of ${integer(BENCH.burst.messages)}`,
+          e2e.relayBurst,
+          e2e.relayBurst,
+        ),
+        e2eRow(
+          `sqstash, burst of ${integer(BENCH.burst.messages)}`,
+          e2e.sqstashBurst,
+          e2e.relayBurst,
+        ),
+      ],
+    ),
+    `Unpaced: ${BENCH.connections} producers each publish and wait for their message to reach the sink before the next (${BENCH.connections} messages in flight, no backlog), ${BENCH.e2e.durationMs / 1000} s measured. Paced: open loop at ${BENCH.paced.rate}/s for ${BENCH.paced.durationMs / 1000} s, latency from each message's scheduled send time. Burst: ${integer(BENCH.burst.messages)} messages published as fast as the ${BENCH.connections} connections take them, without waiting for delivery, then drained; delivered/s from the first publish to the last arrival (its latency is mostly time spent in the backlog). The relay answers once the sink has answered. The target is judged on the unpaced row.`,
+    '## Delivery client candidates (the relay baseline, unpaced)',
+    table(
+      ['Relay HTTP client', 'relayed/s', 'p50 ms', 'p99 ms', 'vs node:http'],
+      Object.entries(throughput.relayClients).map(([client, result]) => [
+        client,
+        integer(result.perSecond),
+        fixed(result.latencyMs.p50),
+        fixed(result.latencyMs.p99),
+        ratio(result.perSecond / throughput.relayClients['node-http'].perSecond),
+      ]),
+    ),
+    `## Cold start: esbuild ${coldStart.target}, CJS, minified, AWS SDK bundled; median of ${coldStart.runs} fresh processes`,
+    table(
+      [
+        'Bundle',
+        'index.js',
+        'source map',
+        'load ms',
+        'load ms (--enable-source-maps)',
+        'vs reference',
+        'largest parts',
+      ],
+      [coldStart.reference, ...coldStart.handlers, ...coldStart.attribution].map((bundle) => [
+        bundle.name,
+        kib(bundle.bytes),
+        kib(bundle.sourceMapBytes),
+        loadMs(bundle.loadMs),
+        loadMs(bundle.loadWithSourceMapsMs),
+        ratio(bundle.loadWithSourceMapsMs / coldStart.reference.loadWithSourceMapsMs),
+        bundle.largestParts.map((part) => `${part.name} ${kib(part.bytes)}`).join(', '),
+      ]),
+    ),
+    'The last two rows are diagnostics, not deployable: the delivery bundle with the named packages replaced by stubs, to show what each costs. The targets are judged on the functions, loaded with --enable-source-maps as the stack runs them (NODE_OPTIONS).',
+    `## AWS cost per 1M delivered ${BENCH.bodyBytes} B messages (default stack, us-east-1 list prices, no free tier, no retries)`,
+    table(
+      ['Line', 'Per message', 'Unit', '$ per 1M', 'Basis'],
+      [
+        ...cost.model.lines.map((line) => [
+          line.line,
+          line.quantity < 0.001 ? line.quantity.toExponential(2) : fixed(line.quantity, 3),
+          line.unit,
+          dollars(line.costPerMillion, 3),
+          line.note,
+        ]),
+        ['**Total**', '', '', `**${dollars(cost.model.perMillion)}**`, ''],
+      ],
+    ),
+    table(
+      ['Fixed monthly (not per message)', '$ per month'],
+      [
+        ...cost.model.fixedMonthly.map((line) => [line.line, dollars(line.costPerMonth)]),
+        [
+          `Total per 1M with these spread over ${integer(ASSUMPTIONS.messagesPerMonth)} messages/month`,
+          dollars(cost.model.perMillionWithFixed),
+        ],
+      ],
+    ),
+    'DynamoDB writes per message, by item:',
+    table(
+      ['Item', 'writes', 'table WRU', 'gsi1 WRU'],
+      Object.entries(cost.model.dynamoWritesByItem).map(([kind, writes]) => [
+        kind,
+        fixed(writes.writes, 2),
+        fixed(writes.wru, 2),
+        fixed(writes.indexWru, 2),
+      ]),
+    ),
+    'AWS calls per message, as the handlers made them:',
+    table(
+      ['Function', 'Call', 'per message', 'WRU', 'gsi1 WRU', 'RRU'],
+      (['publish', 'delivery'] as const).flatMap((phase) =>
+        Object.entries(cost.run[phase].calls).map(([name, totals]) => [
+          phase === 'publish' ? 'API' : 'delivery',
+          name,
+          fixed(totals.calls / cost.run.messages, 2),
+          fixed(totals.wru / cost.run.messages, 2),
+          fixed(totals.indexWru / cost.run.messages, 2),
+          fixed(totals.rru / cost.run.messages, 2),
+        ]),
+      ),
+    ),
+    [
+      `How: ${cost.run.messages} messages published through the API handler and delivered through the delivery handler (batches of 10) in-process, on dynalite and mocked SQS/Scheduler/Secrets Manager, with the default stack's environment; a middleware on the DynamoDB client counts every command and reads the items each write touched, before and after, to bill what DynamoDB would.`,
+      `Durations: each AWS call held to an assumed latency (ms: ${Object.entries(LATENCY_MS)
+        .map(([call, ms]) => `${call} ${ms}`)
+        .join(
+          ', ',
+        )}), wall time measured over ${cost.run.timing.publish.invocations} publishes and ${cost.run.timing.delivery.invocations} batches, plus the handler's CPU time (${fixed(cost.run.timing.publish.meanCpuMs)} ms per publish, ${fixed(cost.run.timing.delivery.meanCpuMs)} ms per batch here) scaled to the function's CPU share (memory/${ASSUMPTIONS.fullVcpuMb} MB of a vCPU): API ${ASSUMPTIONS.apiMemoryMb} MB, ${cost.model.billedMs.api} ms; delivery ${ASSUMPTIONS.deliveryMemoryMb} MB, ${cost.model.billedMs.deliveryBatch} ms per batch of 10.`,
+      `Prices: API Gateway HTTP ${dollars(PRICES.apiGatewayPerMillion)}/M; Lambda ${dollars(PRICES.lambdaRequestsPerMillion)}/M requests, arm64 $${PRICES.lambdaArmPerGbSecond}/GB-s; SQS ${dollars(PRICES.sqsPerMillion)}/M per 64 KB; DynamoDB ${dollars(PRICES.dynamoWruPerMillion, 3)}/M WRU, ${dollars(PRICES.dynamoRruPerMillion, 3)}/M RRU; CloudWatch Logs ${dollars(PRICES.logsIngestionPerGb)}/GB; data transfer out ${dollars(PRICES.dataTransferOutPerGb)}/GB (aws-facts §1-§5, §10).`,
+      `Assumed, not observed in-process: the event source receives full batches and deletes each with one DeleteMessageBatch (${ASSUMPTIONS.esmRequestsPerBatch} requests per batch); Lambda's START/END/REPORT lines (${ASSUMPTIONS.platformLogBytesPerInvocation} B per invocation) and API Gateway's access log line; ${ASSUMPTIONS.logEventOverheadBytes} B per log event; ${ASSUMPTIONS.apiResponseHeaderBytes} B of response headers per publish; cold starts on ${ASSUMPTIONS.coldStartFraction * 100}% of invocations; tracing off (the stack's default), so no X-Ray.`,
+    ].join('\n\n'),
+  ];
+  const notes = limitNotes(results);
+  if (notes.length > 0)
+    sections.push(
+      '## What limits the missed targets (from the numbers above)',
+      notes.map((note) => `- ${note}`).join('\n'),
+    );
+  return `${sections.join('\n\n')}\n`;
+}
+
+/** Data-driven notes on each missed target: what the measurements say the limit is. */
+function limitNotes(results: BenchResults): string[] {
+  const { throughput, coldStart, cost } = results;
+  const missed = new Set(results.targets.filter((t) => !t.met).map((t) => t.target));
+  const notes: string[] = [];
+  const has = (prefix: string) => [...missed].some((target) => target.startsWith(prefix));
+  if (has('End-to-end')) {
+    const clients = throughput.relayClients;
+    notes.push(
+      `End-to-end: the same relay relays ${ratio(clients['sqstash-client'].perSecond / clients['undici-request'].perSecond)} as fast with sqstash's delivery client as with a bare undici request() (fetch: ${ratio(clients.fetch.perSecond / clients['node-http'].perSecond)} of node:http). With a backlog (burst) sqstash delivers ${ratio(throughput.e2e.sqstashBurst.perSecond / throughput.e2e.relayBurst.perSecond)} of the relay.`,
+    );
+  }
+  if (has('Publish')) {
+    notes.push(
+      `Publish: synchronous=FULL publishes ${ratio(throughput.publish.sqstashFull.perSecond / throughput.publish.sqstash.perSecond)} as fast as NORMAL (commits are grouped, so an fsync covers a batch).`,
+    );
+  }
+  const delivery = coldStart.handlers.find((bundle) => bundle.name === 'delivery');
+  const [withoutUndici, withoutBoth] = coldStart.attribution;
+  const reference = coldStart.reference.loadWithSourceMapsMs;
+  if (has('Largest Lambda bundle') && delivery && withoutUndici) {
+    const undici = delivery.largestParts.find((part) => part.name === 'undici');
+    notes.push(
+      `Bundle size: undici is ${undici ? kib(undici.bytes) : 'n/a'} of the delivery bundle's ${kib(delivery.bytes)}; without it the bundle is ${kib(withoutUndici.bytes)}.`,
+    );
+  }
+  if (has('Slowest cold load') && withoutUndici && withoutBoth) {
+    notes.push(
+      `Cold load: the delivery bundle loads in ${ratio(withoutUndici.loadWithSourceMapsMs / reference)} of the reference without undici, ${ratio(withoutBoth.loadWithSourceMapsMs / reference)} without undici and Powertools Tracer (which loads the X-Ray SDK even with tracing off).`,
+    );
+  }
+  if (has('Modeled AWS cost')) {
+    const dynamo = cost.model.lines
+      .filter((line) => line.line.startsWith('DynamoDB'))
+      .reduce((sum, line) => sum + line.costPerMillion, 0);
+    const gateway = cost.model.lines.find((line) => line.line.startsWith('API Gateway'));
+    const items = Object.entries(cost.model.dynamoWritesByItem)
+      .map(([kind, w]) => `${kind} ${fixed(w.wru + w.indexWru)} WRU`)
+      .join(', ');
+    notes.push(
+      `Cost: DynamoDB is ${dollars(dynamo)} of ${dollars(cost.model.perMillion)} (${fixed((dynamo / cost.model.perMillion) * 100, 0)}%), by item: ${items}; every other line together is ${dollars(cost.model.perMillion - dynamo)}, of which API Gateway ${dollars(gateway?.costPerMillion ?? 0)}.`,
+    );
+  }
+  return notes;
+}

@@ -1,0 +1,135 @@
+/**
+ * Publish throughput and end-to-end delivery, each next to its baseline, measured in the same
+ * run: every server runs in its own process, and so does the load generator.
+ */
+import { BENCH } from './config';
+import { runLoad, startServer, startSqstash, withServer } from './lib/processes';
+import type { E2eResult, PublishResult, RelayClient } from './load/protocol';
+import { RELAY_CLIENTS } from './load/protocol';
+
+// A destination nothing listens on: publish runs store messages due in a day, so the publish
+// path is measured alone (the end-to-end runs measure it together with delivery).
+const UNUSED_DESTINATION = 'http://127.0.0.1:9/never';
+const DEFERRED = { 'upstash-delay': '1d' };
+
+export type ThroughputResults = {
+  readonly publish: {
+    readonly bare: PublishResult;
+    readonly sqstash: PublishResult;
+    /** The same, with SQSTASH_SQLITE_SYNCHRONOUS=FULL (an fsync per commit). */
+    readonly sqstashFull: PublishResult;
+  };
+  readonly e2e: {
+    readonly relay: E2eResult;
+    readonly sqstash: E2eResult;
+    readonly relayPaced: E2eResult;
+    readonly sqstashPaced: E2eResult;
+    readonly relayBurst: E2eResult;
+    readonly sqstashBurst: E2eResult;
+  };
+  /** The relay baseline run with each candidate delivery client, unpaced. */
+  readonly relayClients: Readonly<Record<RelayClient, E2eResult>>;
+};
+
+function publishRun(target: string): Promise<PublishResult> {
+  return runLoad<PublishResult>({
+    kind: 'publish',
+    target,
+    destination: UNUSED_DESTINATION,
+    headers: DEFERRED,
+    connections: BENCH.connections,
+    ...BENCH.publish,
+  });
+}
+
+function closedRun(target: string, durationMs: number = BENCH.e2e.durationMs): Promise<E2eResult> {
+  return runLoad<E2eResult>({
+    kind: 'e2e-closed',
+    target,
+    connections: BENCH.connections,
+    warmupMs: BENCH.e2e.warmupMs,
+    durationMs,
+    drainTimeoutMs: BENCH.drainTimeoutMs,
+  });
+}
+
+function burstRun(target: string): Promise<E2eResult> {
+  return runLoad<E2eResult>({
+    kind: 'e2e-burst',
+    target,
+    connections: BENCH.connections,
+    messages: BENCH.burst.messages,
+    drainTimeoutMs: BENCH.drainTimeoutMs,
+  });
+}
+
+function pacedRun(target: string): Promise<E2eResult> {
+  return runLoad<E2eResult>({
+    kind: 'e2e-paced',
+    target,
+    connections: BENCH.connections,
+    ...BENCH.paced,
+    drainTimeoutMs: BENCH.drainTimeoutMs,
+  });
+}
+
+function relay(client: RelayClient) {
+  return () => startServer('bench/baselines/relay.ts', [client]);
+}
+
+export async function benchThroughput(log: (line: string) => void): Promise<ThroughputResults> {
+  log('publish: bare node:http server');
+  const bare = await withServer(
+    () => startServer('bench/baselines/bare-server.ts'),
+    (server) => publishRun(server.url),
+  );
+  log('publish: sqstash');
+  const sqstash = await withServer(
+    () => startSqstash(),
+    (server) => publishRun(server.url),
+  );
+  log('publish: sqstash, SQSTASH_SQLITE_SYNCHRONOUS=FULL');
+  const sqstashFull = await withServer(
+    () => startSqstash({ SQSTASH_SQLITE_SYNCHRONOUS: 'FULL' }),
+    (server) => publishRun(server.url),
+  );
+
+  log('end-to-end: node:http relay, unpaced, 500/s and a burst');
+  const [relayUnpaced, relayPaced, relayBurst] = await withServer(
+    relay('node-http'),
+    async (server) => [
+      await closedRun(server.url),
+      await pacedRun(server.url),
+      await burstRun(server.url),
+    ],
+  );
+  log('end-to-end: sqstash, unpaced, 500/s and a burst');
+  const [sqstashUnpaced, sqstashPaced, sqstashBurst] = await withServer(
+    () => startSqstash(),
+    async (server) => [
+      await closedRun(server.url),
+      await pacedRun(server.url),
+      await burstRun(server.url),
+    ],
+  );
+
+  const relayClients = { 'node-http': relayUnpaced } as Record<RelayClient, E2eResult>;
+  for (const client of RELAY_CLIENTS) {
+    if (client === 'node-http') continue;
+    log(`delivery clients: relay over ${client}`);
+    relayClients[client] = await withServer(relay(client), (server) => closedRun(server.url));
+  }
+
+  return {
+    publish: { bare, sqstash, sqstashFull },
+    e2e: {
+      relay: relayUnpaced,
+      sqstash: sqstashUnpaced,
+      relayPaced,
+      sqstashPaced,
+      relayBurst,
+      sqstashBurst,
+    },
+    relayClients,
+  };
+}

@@ -1,0 +1,116 @@
+import type { Duration } from 'aws-cdk-lib';
+import { CfnOutput } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from '../acknowledge';
+import { SqstashFunction } from './sqstash-function';
+
+/**
+ * One JSON line per request, from variables HTTP APIs support. Never the query string: a
+ * webhook sender may pass the token as `?qstash_token=`.
+ */
+const ACCESS_LOG_FORMAT = apigateway.AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    requestTime: '$context.requestTime',
+    ip: '$context.identity.sourceIp',
+    userAgent: '$context.identity.userAgent',
+    httpMethod: '$context.httpMethod',
+    path: '$context.path',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    integrationLatency: '$context.integration.latency',
+    integrationError: '$context.integrationErrorMessage',
+  }),
+);
+
+/** API Gateway's ceiling on an HTTP API integration. */
+const HTTP_API_MAX_TIMEOUT_SEC = 30;
+
+export type ApiProps = {
+  /** Environment variables of the API function; names come from `lambdas/aws/env-vars.ts`. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** API function timeout; at most 30 s, API Gateway's limit. */
+  readonly timeout: Duration;
+  /** How long the function's and the access log's log groups keep entries. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * X-Ray active tracing on the function.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Memory of the API function in MiB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+};
+
+/**
+ * The public front: an API Gateway HTTP API whose `/v2/{proxy+}` route (every method) goes to the
+ * API function, which serves the same `/v2` router as the embedded server (payload format 2.0).
+ * Access logs go to their own log group.
+ */
+export class Api extends Construct {
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly handler: SqstashFunction;
+  public readonly accessLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    if (props.timeout.toSeconds() > HTTP_API_MAX_TIMEOUT_SEC) {
+      throw new Error(
+        `Invalid Api props:\n  - timeout is ${props.timeout.toHumanString()}; HTTP APIs end integrations after ${HTTP_API_MAX_TIMEOUT_SEC} seconds, use at most that`,
+      );
+    }
+
+    // Setup the function.
+    this.handler = new SqstashFunction(this, 'Handler', {
+      entry: 'lambdas/aws/handlers/api.ts',
+      description: 'sqstash API: the QStash-compatible /v2 routes',
+      timeout: props.timeout,
+      memorySize: props.memorySize ?? 256,
+      environment: props.environment,
+      logRetention: props.logRetention,
+      tracing: props.tracing ?? false,
+    });
+
+    // Setup the HTTP API, its one route and the $default stage with access logs.
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'sqstash: QStash-compatible HTTP message queue',
+      createDefaultStage: false,
+    });
+    this.httpApi.addRoutes({
+      path: '/v2/{proxy+}',
+      methods: [apigwv2.HttpMethod.ANY],
+      integration: new HttpLambdaIntegration('Integration', this.handler.function, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      }),
+    });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
+    });
+
+    new CfnOutput(this, 'Url', {
+      description: 'Base URL for the QStash SDKs (QSTASH_URL)',
+      value: this.httpApi.apiEndpoint,
+    });
+
+    acknowledge(
+      this.httpApi,
+      'AwsSolutions-APIG4',
+      'QStash clients authenticate with "Authorization: Bearer <token>" (or ?qstash_token=), which the API function checks on every request against the token secret, with the same code and constant-time comparison as the embedded server. A Lambda authorizer would duplicate that check at the cost of a second invocation per request.',
+    );
+  }
+}

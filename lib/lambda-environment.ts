@@ -1,0 +1,62 @@
+import type { Duration } from 'aws-cdk-lib';
+import { AWS_ENV } from '../lambdas/aws/env-vars';
+import type { SqstashConfig } from './config';
+
+/** What the functions are told about the resources they use. */
+export type LambdaResources = {
+  readonly tableName: string;
+  readonly deliveryQueueUrl: string;
+  readonly deliveryQueueArn: string;
+  readonly scheduleGroupName: string;
+  readonly schedulerRoleArn: string;
+  readonly tokenSecretArn: string;
+  readonly signingKeysSecretArn: string;
+};
+
+/** CloudWatch namespace of the custom metrics, and the `service` dimension and Logger key. */
+export const METRICS_NAMESPACE = 'sqstash';
+export const SERVICE_NAME = 'sqstash';
+
+/**
+ * The environment every sqstash function gets: every name in `AWS_ENV`, so one composition root
+ * (`lambdas/aws/composition.ts`) serves all handlers. Durations are written as whole seconds with
+ * a unit (`300s`), which the core's duration grammar reads. One service name for all functions,
+ * so the dashboard finds each metric under one `service` dimension whichever function emits it
+ * (the function name is in every log line anyway).
+ */
+export function lambdaEnvironment(
+  resources: LambdaResources,
+  config: SqstashConfig,
+): Record<string, string> {
+  const seconds = (duration: Duration) => `${duration.toSeconds()}s`;
+  const environment: Record<(typeof AWS_ENV)[keyof typeof AWS_ENV], string | undefined> = {
+    [AWS_ENV.tableName]: resources.tableName,
+    [AWS_ENV.deliveryQueueUrl]: resources.deliveryQueueUrl,
+    [AWS_ENV.deliveryQueueArn]: resources.deliveryQueueArn,
+    [AWS_ENV.scheduleGroupName]: resources.scheduleGroupName,
+    [AWS_ENV.schedulerRoleArn]: resources.schedulerRoleArn,
+    [AWS_ENV.tokenSecretArn]: resources.tokenSecretArn,
+    [AWS_ENV.signingKeysSecretArn]: resources.signingKeysSecretArn,
+    [AWS_ENV.defaultRetries]: String(config.defaultRetries),
+    [AWS_ENV.maxRetries]: String(config.maxRetries),
+    // Unset: the core's default backoff, min(86400, e^(2n)) seconds.
+    [AWS_ENV.backoffCoefficient]: undefined,
+    [AWS_ENV.maxTimeout]: seconds(config.maxAttemptTimeout),
+    [AWS_ENV.dedupWindow]: seconds(config.dedupWindow),
+    // Unset: the core's default (1 MiB).
+    [AWS_ENV.maxBodyBytes]: undefined,
+    // Deliveries never reach loopback (the Lambda runtime API), private or link-local (the
+    // metadata endpoint) addresses: a VPC-less function has no private network to reach.
+    [AWS_ENV.allowLoopbackDestinations]: 'false',
+    [AWS_ENV.allowPrivateDestinations]: 'false',
+    [AWS_ENV.retention]: seconds(config.retention),
+    [AWS_ENV.logLevel]: config.logLevel,
+    [AWS_ENV.serviceName]: SERVICE_NAME,
+    [AWS_ENV.metricsNamespace]: METRICS_NAMESPACE,
+  };
+  return Object.fromEntries(
+    Object.entries(environment).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  );
+}

@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
+import { SqliteGroupCommit } from '../../lambdas/adapters/embedded/sqlite-group-commit';
+import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { makeMessage, T0 } from '../helpers/messages';
+import { describeMessageStoreContract } from './message-store.contract';
+
+function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sqstash-group-commit-'));
+}
+
+describeMessageStoreContract('SqliteGroupCommit over SqliteMessageStore', async () => {
+  const dataDir = tempDataDir();
+  const db = openDatabase(dataDir, 'NORMAL');
+  return {
+    store: new SqliteGroupCommit(db, new SqliteMessageStore(db), () => {}),
+    cleanup: async () => {
+      db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteGroupCommit', () => {
+  let dataDir: string;
+  let db: Database.Database;
+  let inserted: number[];
+  let store: SqliteGroupCommit;
+
+  const stored = (messageId: string) =>
+    db.prepare('SELECT 1 FROM messages WHERE id = ?').get(messageId) !== undefined;
+
+  beforeEach(() => {
+    dataDir = tempDataDir();
+    db = openDatabase(dataDir, 'NORMAL');
+    inserted = [];
+    store = new SqliteGroupCommit(db, new SqliteMessageStore(db), (dueAt) => inserted.push(dueAt));
+  });
+
+  afterEach(() => {
+    if (db.open) db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes the inserts of one turn together, and resolves each only once they are committed', async () => {
+    const writes = [
+      store.insertMessage(makeMessage({ messageId: 'msg_a', notBefore: T0 + 50 }), undefined, T0),
+      store.insertMessage(makeMessage({ messageId: 'msg_b', notBefore: T0 + 10 }), undefined, T0),
+    ];
+    const before = [stored('msg_a'), stored('msg_b')];
+
+    const results = await Promise.all(writes);
+
+    expect(before).toEqual([false, false]);
+    expect(results).toEqual([{ inserted: true }, { inserted: true }]);
+    expect([stored('msg_a'), stored('msg_b')]).toEqual([true, true]);
+    expect(inserted).toEqual([T0 + 10]);
+  });
+
+  it('rolls back only the write that failed, and commits the others of its batch', async () => {
+    await store.insertMessage(makeMessage({ messageId: 'msg_taken' }), undefined, T0);
+
+    const results = await Promise.allSettled([
+      store.insertMessage(makeMessage({ messageId: 'msg_before' }), undefined, T0),
+      store.insertMessage(makeMessage({ messageId: 'msg_taken' }), undefined, T0),
+      store.insertMessage(makeMessage({ messageId: 'msg_after' }), undefined, T0),
+    ]);
+
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect([stored('msg_before'), stored('msg_after')]).toEqual([true, true]);
+    const events = db
+      .prepare("SELECT COUNT(*) AS n FROM events WHERE message_id = 'msg_taken'")
+      .get() as { n: number };
+    expect(events.n).toBe(1);
+  });
+
+  it('rejects every write of a batch whose transaction fails, and stores none', async () => {
+    const writes = [
+      store.insertMessage(makeMessage({ messageId: 'msg_1' }), undefined, T0),
+      store.insertMessage(makeMessage({ messageId: 'msg_2' }), undefined, T0),
+    ];
+    db.close();
+
+    const results = await Promise.allSettled(writes);
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(inserted).toEqual([]);
+  });
+
+  it('tells nothing when a batch stored no message', async () => {
+    await store.insertMessage(makeMessage({ messageId: 'msg_x' }), undefined, T0);
+    inserted = [];
+
+    await store.settleAttempt({
+      message: makeMessage({ messageId: 'msg_x' }),
+      retried: 0,
+      outcome: { kind: 'delivered' },
+      events: [],
+      callbacks: [],
+    });
+
+    expect(inserted).toEqual([]);
+    expect(stored('msg_x')).toBe(false);
+  });
+});

@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEV_TOKEN, eventually } from '../helpers/embedded-server';
+import { readAnswer } from '../helpers/raw-api';
+import { TestReceiver } from '../helpers/receiver';
+import type { ServerProcess } from '../helpers/server-process';
+import { killHard, spawnServer } from '../helpers/server-process';
+
+const KILLS = 4;
+const PUBLISHERS = 4;
+/** How long each life of the server lasts before it is killed: a random point in this range. */
+const LIFE_MS = [1_200, 2_200] as const;
+/** Every fifth message fails its first attempt, so retries are in flight when the kill comes. */
+const FAIL_FIRST_EVERY = 5;
+const MAX_REPLY_DELAY_MS = 40;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('crash safety under load (repeated kill -9 while publishing and delivering)', () => {
+  let dataDir: string;
+  let sink: TestReceiver;
+  let server: ServerProcess | undefined;
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sqstash-crash-load-'));
+    sink = await TestReceiver.start((request) => {
+      const index = Number(request.body.toString());
+      const firstTry = request.headers['upstash-retried'] === '0';
+      return {
+        status: firstTry && index % FAIL_FIRST_EVERY === 0 ? 503 : 200,
+        delayMs: Math.floor(Math.random() * MAX_REPLY_DELAY_MS),
+      };
+    });
+  });
+  afterEach(async () => {
+    if (server && server.child.exitCode === null) await killHard(server);
+    await sink.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('delivers every acknowledged message at least once across repeated kills', async () => {
+    const acknowledged = new Map<string, number>();
+    let published = 0;
+    let refused = 0;
+    let baseUrl = '';
+    let publishing = true;
+
+    // Each publisher sends one message after another; one the server did not answer 200 to
+    // (it was killed, or not up yet) is not acknowledged, and need not arrive.
+    const publisher = async () => {
+      while (publishing) {
+        const index = published++;
+        try {
+          const response = await fetch(`${baseUrl}/v2/publish/${sink.url}/load`, {
+            method: 'POST',
+            headers: {
+              Authorization: `Bearer ${DEV_TOKEN}`,
+              'Upstash-Retries': '3',
+              'Upstash-Retry-Delay': '100',
+            },
+            body: String(index),
+          });
+          const answer = await readAnswer(response);
+          if (answer.status !== 200) throw new Error(`publish answered ${answer.status}`);
+          acknowledged.set((answer.json as { messageId: string }).messageId, index);
+        } catch {
+          refused += 1;
+          await sleep(20);
+        }
+      }
+    };
+
+    const publishers: Promise<void>[] = [];
+    for (let life = 0; life <= KILLS; life += 1) {
+      server = await spawnServer({ SQSTASH_DATA_DIR: dataDir });
+      baseUrl = server.url;
+      if (life === 0) for (let i = 0; i < PUBLISHERS; i += 1) publishers.push(publisher());
+      if (life === KILLS) break;
+      await sleep(LIFE_MS[0] + Math.random() * (LIFE_MS[1] - LIFE_MS[0]));
+      await killHard(server);
+    }
+    publishing = false;
+    await Promise.all(publishers);
+
+    // Assess: after the last restart, every acknowledged message arrives with a 2xx answer.
+    const answered = () => {
+      const counts = new Map<string, number>();
+      for (const request of sink.requests) {
+        const index = Number(request.body.toString());
+        if (request.headers['upstash-retried'] === '0' && index % FAIL_FIRST_EVERY === 0) continue;
+        const id = String(request.headers['upstash-message-id']);
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      return counts;
+    };
+    await eventually(
+      () => {
+        const counts = answered();
+        expect([...acknowledged.keys()].filter((id) => !counts.has(id))).toEqual([]);
+      },
+      30_000,
+      200,
+    );
+    const counts = answered();
+    const duplicates = [...counts.values()].filter((count) => count > 1).length;
+    const deadLetters = (
+      await readAnswer(
+        await fetch(`${server!.url}/v2/dlq`, { headers: { Authorization: `Bearer ${DEV_TOKEN}` } }),
+      )
+    ).json as { messages: unknown[] };
+
+    console.log(
+      [
+        `crash under load: ${KILLS} kills, ${acknowledged.size} acknowledged of ${published} publishes`,
+        `(${refused} refused or cut off while the server was down or dying),`,
+        `${sink.requests.length} attempts, ${counts.size} messages answered 2xx,`,
+        `${duplicates} delivered more than once, ${counts.size - acknowledged.size} delivered without an acknowledgement`,
+      ].join(' '),
+    );
+    expect(acknowledged.size).toBeGreaterThan(300);
+    expect(deadLetters.messages).toEqual([]);
+    // At-least-once allows duplicates: only attempts cut off by a kill are repeated.
+    expect(duplicates).toBeLessThan(acknowledged.size / 10);
+  }, 90_000);
+});
