@@ -4,17 +4,18 @@ import type { CostRun } from './cost/cost-types';
 import { LATENCY_MS } from './cost/cost-types';
 import type { CostModel } from './cost/model';
 import { ASSUMPTIONS, PRICES } from './cost/model';
-import { dollars, fixed, integer, kib, ratio, table } from './lib/markdown';
+import { dollars, fixed, integer, kb, ratio, table } from './lib/markdown';
 import type { E2eResult, PublishResult } from './load/protocol';
 import type { ThroughputResults } from './throughput';
 
-const MIB = 1024 * 1024;
+/** 1 MB, as test/cdk/bundles.test.ts counts it. */
+const MB = 1_000_000;
 
 export const GOALS = {
   publishVsBare: 0.35,
   e2eVsRelay: 0.5,
   pacedP99Ms: 50,
-  bundleBytes: MIB,
+  bundleBytes: MB,
   loadVsReference: 1.5,
   costPerMillion: 2.5,
 } as const;
@@ -45,6 +46,7 @@ export function targetsOf(
   const publishRatio = publish.sqstash.perSecond / publish.bare.perSecond;
   const e2eRatio = e2e.sqstash.perSecond / e2e.relay.perSecond;
   const largest = Math.max(...coldStart.handlers.map((bundle) => bundle.bytes));
+  const largestZip = Math.max(...coldStart.handlers.map((bundle) => bundle.zipBytes));
   const slowest = Math.max(
     ...coldStart.handlers.map(
       (bundle) => bundle.loadWithSourceMapsMs / coldStart.reference.loadWithSourceMapsMs,
@@ -71,8 +73,8 @@ export function targetsOf(
     },
     {
       target: 'Largest Lambda bundle (minified, SDK bundled)',
-      measured: kib(largest),
-      goal: '< 1 MiB',
+      measured: `${kb(largest)} (deployment zip ${kb(largestZip)})`,
+      goal: '< 1 MB',
       met: largest < GOALS.bundleBytes,
     },
     {
@@ -183,6 +185,7 @@ export function renderMarkdown(results: BenchResults): string {
         'Bundle',
         'index.js',
         'source map',
+        'zip',
         'load ms',
         'load ms (--enable-source-maps)',
         'vs reference',
@@ -190,15 +193,16 @@ export function renderMarkdown(results: BenchResults): string {
       ],
       [coldStart.reference, ...coldStart.handlers, ...coldStart.attribution].map((bundle) => [
         bundle.name,
-        kib(bundle.bytes),
-        kib(bundle.sourceMapBytes),
+        kb(bundle.bytes),
+        kb(bundle.sourceMapBytes),
+        kb(bundle.zipBytes),
         loadMs(bundle.loadMs),
         loadMs(bundle.loadWithSourceMapsMs),
         ratio(bundle.loadWithSourceMapsMs / coldStart.reference.loadWithSourceMapsMs),
-        bundle.largestParts.map((part) => `${part.name} ${kib(part.bytes)}`).join(', '),
+        bundle.largestParts.map((part) => `${part.name} ${kb(part.bytes)}`).join(', '),
       ]),
     ),
-    'The last two rows are diagnostics, not deployable: the delivery bundle with the named packages replaced by stubs, to show what each costs. The targets are judged on the functions, loaded with --enable-source-maps as the stack runs them (NODE_OPTIONS).',
+    'The last two rows are diagnostics, not deployable: the delivery bundle with the named packages replaced by stubs, to show what each costs. The targets are judged on the functions: size on the minified index.js (the zip column, both files deflated, is what test/cdk/bundles.test.ts holds under 1 MB), load time with --enable-source-maps as the stack runs them (NODE_OPTIONS).',
     `## AWS cost per 1M delivered ${BENCH.bodyBytes} B messages (default stack, us-east-1 list prices, no free tier, no retries)`,
     table(
       ['Line', 'Per message', 'Unit', '$ per 1M', 'Basis'],
@@ -290,7 +294,7 @@ function limitNotes(results: BenchResults): string[] {
   if (has('Largest Lambda bundle') && delivery && withoutUndici) {
     const undici = delivery.largestParts.find((part) => part.name === 'undici');
     notes.push(
-      `Bundle size: undici is ${undici ? kib(undici.bytes) : 'n/a'} of the delivery bundle's ${kib(delivery.bytes)}; without it the bundle is ${kib(withoutUndici.bytes)}.`,
+      `Bundle size: undici is ${undici ? kb(undici.bytes) : 'n/a'} of the delivery bundle's ${kb(delivery.bytes)}; without it the bundle is ${kb(withoutUndici.bytes)}.`,
     );
   }
   if (has('Slowest cold load') && withoutUndici && withoutBoth) {

@@ -6,9 +6,10 @@
  * holds only the same AWS SDK clients.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import type { Metafile, Plugin } from 'esbuild';
 import { build } from 'esbuild';
 import { SQSTASH_RUNTIME } from '../../lib/constructs/sqstash-function';
@@ -22,6 +23,8 @@ export type BundleResult = {
   /** index.js, minified. */
   readonly bytes: number;
   readonly sourceMapBytes: number;
+  /** index.js and its map deflated, about what the uploaded zip weighs. */
+  readonly zipBytes: number;
   /** Median time to require() the bundle in a fresh process (ms). */
   readonly loadMs: number;
   /** The same with --enable-source-maps, as the functions run (NODE_OPTIONS in the stack). */
@@ -204,6 +207,10 @@ export async function benchColdStart(log: (line: string) => void): Promise<ColdS
         entry: variant.entry,
         bytes: statSync(file).size,
         sourceMapBytes: statSync(`${file}.map`).size,
+        zipBytes: [file, `${file}.map`].reduce(
+          (sum, path) => sum + deflateRawSync(readFileSync(path)).length,
+          0,
+        ),
         loadMs: median(samples[index]!.plain),
         loadWithSourceMapsMs: median(samples[index]!.mapped),
         largestParts: largestParts(built[index]!.metafile),
