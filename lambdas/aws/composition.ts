@@ -98,6 +98,8 @@ export type AwsRuntimeOptions = {
 // A claim outlives the longest attempt (plus signing and settling); an entry whose function
 // died comes back after the queue's visibility timeout (6x the function's), the lease expired.
 const LEASE_MARGIN_MS = 60_000;
+/** How soon every function signs with keys another function rotated. */
+const KEY_REFRESH_MS = 60_000;
 const OUTCOME_METRICS = {
   delivered: 'Delivered',
   retry: 'Retried',
@@ -121,7 +123,10 @@ export async function createAwsRuntime(
   const table = { client: clients.dynamo, tableName: config.tableName };
   const [token, keyRing] = await Promise.all([
     loadToken(clients.secrets, config.tokenSecretArn),
-    KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn)),
+    // Another instance (the API function) may rotate: re-read the secret every minute.
+    KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn), {
+      refresh: { clock, everyMs: KEY_REFRESH_MS },
+    }),
   ]);
   const store = countPublishes(new DynamoMessageStore(table), onMetric);
   const schedulerOptions = {

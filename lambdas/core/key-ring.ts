@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '../ports/clock';
 import type { SigningKeyStore } from '../ports/signing-key-store';
 import type { SigningKeys } from './signing';
 
@@ -17,31 +18,64 @@ export function generateSigningKey(): string {
   return key;
 }
 
+/** Re-reading the store now and then, for runtimes where another instance may rotate. */
+export type KeyRefresh = { readonly clock: Clock; readonly everyMs: number };
+
 /**
  * The signing keys in use, kept in memory for the delivery hot path and in a store so a
  * rotation outlives a restart. Rotation follows QStash: current := next, next := a new key,
  * so receivers that already know `next` keep verifying.
+ *
+ * With `refresh`, the keys are re-read from the store in the background at most every
+ * `everyMs`, so that when one instance rotates (an AWS API function), the others (delivery
+ * functions) sign with the new current key within that time rather than at their next cold start.
  */
 export class KeyRing {
   #keys: SigningKeys;
   readonly #store: SigningKeyStore;
+  readonly #refresh: KeyRefresh | undefined;
+  #loadedAt: number;
+  #refreshing = false;
 
-  private constructor(store: SigningKeyStore, keys: SigningKeys) {
+  private constructor(store: SigningKeyStore, keys: SigningKeys, refresh: KeyRefresh | undefined) {
     this.#store = store;
     this.#keys = keys;
+    this.#refresh = refresh;
+    this.#loadedAt = refresh?.clock.now() ?? 0;
   }
 
   /**
    * Uses the stored keys when there are some (a rotation saved them, or the deployment did),
    * else `configured`; fails when there are neither.
    */
-  static async load(store: SigningKeyStore, configured?: SigningKeys): Promise<KeyRing> {
-    const keys = (await store.getKeys()) ?? configured;
+  static async load(
+    store: SigningKeyStore,
+    options: { readonly configured?: SigningKeys; readonly refresh?: KeyRefresh } = {},
+  ): Promise<KeyRing> {
+    const keys = (await store.getKeys()) ?? options.configured;
     if (!keys) throw new Error('no signing keys: the key store is empty and none are configured');
-    return new KeyRing(store, keys);
+    return new KeyRing(store, keys, options.refresh);
   }
 
+  /** The keys to sign with now; never waits for the store (a due refresh runs in the background). */
   current(): SigningKeys {
+    const refresh = this.#refresh;
+    if (refresh && !this.#refreshing && refresh.clock.now() - this.#loadedAt >= refresh.everyMs) {
+      this.#refreshing = true;
+      this.#store
+        .getKeys()
+        .then(
+          (keys) => {
+            if (keys) this.#keys = keys;
+          },
+          // The store could not be read: keep signing with the keys we have, and try again later.
+          () => undefined,
+        )
+        .finally(() => {
+          this.#loadedAt = refresh.clock.now();
+          this.#refreshing = false;
+        });
+    }
     return this.#keys;
   }
 

@@ -50,9 +50,9 @@ export async function startEmbedded(
   // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
   const store = new SqliteGroupCommit(db, messages, (dueAt) => worker?.notify(dueAt));
   const ids = createIdGenerator();
+  // One process owns the data directory, so its rotations are the only ones: no refresh.
   const keyRing = await KeyRing.load(new SqliteSigningKeyStore(db), {
-    current: config.currentSigningKey,
-    next: config.nextSigningKey,
+    configured: { current: config.currentSigningKey, next: config.nextSigningKey },
   });
   const signingKeys = () => keyRing.current();
   const client = new UndiciDeliveryClient({
