@@ -1,46 +1,23 @@
-import { CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Receiver } from '@upstash/qstash';
-import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import { apiGatewayEvent, sqsEvent, sqsRecord } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
-import { startDynalite } from '../helpers/dynalite';
+import {
+  callApi as api,
+  awsMocks,
+  lambdaContext as context,
+  DEPLOYED,
+  startLambdaEnvironment,
+} from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
-const TOKEN = 'deploy-time-token-0123456789abcdef';
-const KEYS = {
-  current: 'sig_DeployCurrent1234567890abcdefg',
-  next: 'sig_DeployNext1234567890abcdefghij',
-};
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sqstash-delivery';
-const QUEUE_ARN = 'arn:aws:sqs:us-east-1:123456789012:sqstash-delivery';
-const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-token';
-const KEYS_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-keys';
-
-const context = {
-  functionName: 'sqstash-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:sqstash-test',
-  memoryLimitInMB: '512',
-  awsRequestId: 'request-1',
-  logGroupName: '/aws/lambda/sqstash-test',
-  logStreamName: 'stream',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
-
-const sqs = mockClient(SQSClient);
-const scheduler = mockClient(SchedulerClient);
-const secrets = mockClient(SecretsManagerClient);
+const { token: TOKEN, keys: KEYS, queueUrl: QUEUE_URL, queueArn: QUEUE_ARN } = DEPLOYED;
+const { sqs, scheduler } = awsMocks;
 
 /** The JSON bodies the functions sent to the delivery queue, oldest first. */
 function sentEntries(): Array<{ messageId: string; delaySeconds: number | undefined }> {
@@ -48,27 +25,6 @@ function sentEntries(): Array<{ messageId: string; delaySeconds: number | undefi
     messageId: (JSON.parse(call.args[0].input.MessageBody!) as { messageId: string }).messageId,
     delaySeconds: call.args[0].input.DelaySeconds,
   }));
-}
-
-async function api(
-  method: string,
-  rawPath: string,
-  options: { body?: string; headers?: Record<string, string>; rawQueryString?: string } = {},
-) {
-  const result = await apiHandler(
-    apiGatewayEvent({
-      method,
-      rawPath,
-      headers: { authorization: `Bearer ${TOKEN}`, ...options.headers },
-      body: options.body,
-      rawQueryString: options.rawQueryString,
-    }),
-    context,
-  );
-  return {
-    status: result.statusCode,
-    json: result.body ? (JSON.parse(result.body) as Record<string, unknown>) : undefined,
-  };
 }
 
 async function deliver(messageId: string, receiveCount = 1): Promise<SQSBatchResponse> {
@@ -86,35 +42,7 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
   const verifier = new Receiver({ currentSigningKey: KEYS.current, nextSigningKey: KEYS.next });
 
   beforeAll(async () => {
-    dynalite = await startDynalite();
-    const tableName = await dynalite.createTable();
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_NAMESPACE: 'sqstash',
-      POWERTOOLS_SERVICE_NAME: 'sqstash',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      SQSTASH_TABLE_NAME: tableName,
-      SQSTASH_DELIVERY_QUEUE_URL: QUEUE_URL,
-      SQSTASH_DELIVERY_QUEUE_ARN: QUEUE_ARN,
-      SQSTASH_SCHEDULE_GROUP: 'sqstash',
-      SQSTASH_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/sqstash-scheduler',
-      SQSTASH_TOKEN_SECRET_ARN: TOKEN_ARN,
-      SQSTASH_SIGNING_KEYS_SECRET_ARN: KEYS_ARN,
-      SQSTASH_MAX_TIMEOUT: '10s',
-      // The receivers run on 127.0.0.1, which the AWS runtime refuses by default.
-      SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'true',
-    });
-    secrets
-      .on(GetSecretValueCommand, { SecretId: TOKEN_ARN })
-      .resolves({ SecretString: JSON.stringify({ token: TOKEN }) });
-    secrets
-      .on(GetSecretValueCommand, { SecretId: KEYS_ARN })
-      .resolves({ SecretString: JSON.stringify(KEYS) });
-    secrets.on(DescribeSecretCommand).resolves({});
+    dynalite = await startLambdaEnvironment('sqstash');
     receiver = await TestReceiver.start();
   });
   afterAll(async () => {

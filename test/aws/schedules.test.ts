@@ -3,72 +3,27 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   DeleteScheduleCommand,
-  SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
-import { apiGatewayEvent, sqsEvent, sqsRecord } from '../helpers/aws-events';
+import { sqsEvent, sqsRecord } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
-import { startDynalite } from '../helpers/dynalite';
+import {
+  callApi as api,
+  awsMocks,
+  lambdaContext as context,
+  DEPLOYED,
+  startLambdaEnvironment,
+} from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
-const TOKEN = 'deploy-time-token-0123456789abcdef';
-const KEYS = {
-  current: 'sig_DeployCurrent1234567890abcdefg',
-  next: 'sig_DeployNext1234567890abcdefghij',
-};
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sqstash-delivery';
-const QUEUE_ARN = 'arn:aws:sqs:us-east-1:123456789012:sqstash-delivery';
-const ROLE_ARN = 'arn:aws:iam::123456789012:role/sqstash-scheduler';
+const { queueArn: QUEUE_ARN, schedulerRoleArn: ROLE_ARN } = DEPLOYED;
+const { sqs, scheduler } = awsMocks;
 const GROUP = 'sqstash-schedules';
-const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-token';
-const KEYS_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-keys';
+
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
-
-const context = {
-  functionName: 'sqstash-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:sqstash-test',
-  memoryLimitInMB: '512',
-  awsRequestId: 'request-1',
-  logGroupName: '/aws/lambda/sqstash-test',
-  logStreamName: 'stream',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
-
-const sqs = mockClient(SQSClient);
-const scheduler = mockClient(SchedulerClient);
-const secrets = mockClient(SecretsManagerClient);
-
-async function api(
-  method: string,
-  rawPath: string,
-  options: { body?: string; headers?: Record<string, string> } = {},
-) {
-  const result = await apiHandler(
-    apiGatewayEvent({
-      method,
-      rawPath,
-      headers: { authorization: `Bearer ${TOKEN}`, ...options.headers },
-      body: options.body,
-    }),
-    context,
-  );
-  return {
-    status: result.statusCode,
-    json: result.body ? (JSON.parse(result.body) as unknown) : undefined,
-  };
-}
 
 /** The message ids the functions put on the delivery queue, oldest first. */
 function queuedMessageIds(): string[] {
@@ -103,35 +58,7 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
   let receiver: TestReceiver;
 
   beforeAll(async () => {
-    dynalite = await startDynalite();
-    const tableName = await dynalite.createTable();
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_NAMESPACE: 'sqstash',
-      POWERTOOLS_SERVICE_NAME: 'sqstash',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      SQSTASH_TABLE_NAME: tableName,
-      SQSTASH_DELIVERY_QUEUE_URL: QUEUE_URL,
-      SQSTASH_DELIVERY_QUEUE_ARN: QUEUE_ARN,
-      SQSTASH_SCHEDULE_GROUP: GROUP,
-      SQSTASH_SCHEDULER_ROLE_ARN: ROLE_ARN,
-      SQSTASH_TOKEN_SECRET_ARN: TOKEN_ARN,
-      SQSTASH_SIGNING_KEYS_SECRET_ARN: KEYS_ARN,
-      SQSTASH_MAX_TIMEOUT: '10s',
-      // The receiver listens on 127.0.0.1, which a deployed function refuses by default.
-      SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'true',
-    });
-    secrets
-      .on(GetSecretValueCommand, { SecretId: TOKEN_ARN })
-      .resolves({ SecretString: JSON.stringify({ token: TOKEN }) });
-    secrets
-      .on(GetSecretValueCommand, { SecretId: KEYS_ARN })
-      .resolves({ SecretString: JSON.stringify(KEYS) });
-    secrets.on(DescribeSecretCommand).resolves({});
+    dynalite = await startLambdaEnvironment(GROUP);
     receiver = await TestReceiver.start();
   });
   afterAll(async () => {
@@ -272,7 +199,7 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
   });
 
   it('refuses with a 400, storing nothing, a cron EventBridge cannot express', async () => {
-    const before = (await api('GET', '/v2/schedules')).json as unknown[];
+    const before = (await api<unknown[]>('GET', '/v2/schedules')).json!;
 
     const response = await api('POST', `/v2/schedules/${receiver.url}/both-days`, {
       headers: { 'upstash-cron': '0 9 1 * 1' },

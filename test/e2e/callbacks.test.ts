@@ -1,8 +1,5 @@
-import { Client } from '@upstash/qstash';
-import type { TestServer } from '../helpers/embedded-server';
-import { DEV_TOKEN, startTestServer, stopTestServer } from '../helpers/embedded-server';
+import { useSdkSuite } from '../helpers/embedded-server';
 import type { ReceivedRequest, Responder } from '../helpers/receiver';
-import { TestReceiver } from '../helpers/receiver';
 import {
   base64,
   callbackBody,
@@ -33,25 +30,8 @@ const NON_RETRYABLE: ReturnType<Responder> = {
 };
 
 describe('callbacks and failure callbacks', () => {
-  let server: TestServer;
-  let client: Client;
-  const receivers: TestReceiver[] = [];
-  const startReceiver = async (responder?: Responder) => {
-    const receiver = await TestReceiver.start(responder);
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
-  });
-  afterAll(async () => {
-    await stopTestServer(server);
-  });
+  const suite = useSdkSuite();
+  const { startReceiver } = suite;
 
   it('fires the callback after every attempt with the §5.2 payload; no failure callback on success', async () => {
     const destination = await startReceiver((_, index) =>
@@ -66,7 +46,7 @@ describe('callbacks and failure callbacks', () => {
     const body = { job: 7 };
     const before = Date.now();
 
-    const published = await client.publishJSON({
+    const published = await suite.client.publishJSON({
       url,
       body,
       headers: { 'X-Trace': 't-1' },
@@ -131,7 +111,7 @@ describe('callbacks and failure callbacks', () => {
     const url = `${destination.url}/down`;
     const failureUrl = `${failures.url}/failed?source=down`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url,
       body: 'payload',
       method: 'PUT',
@@ -164,7 +144,7 @@ describe('callbacks and failure callbacks', () => {
     const destination = await startReceiver(() => NON_RETRYABLE);
     const failures = await startReceiver();
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url: destination.url,
       body: 'poison',
       retries: 3,
@@ -194,7 +174,7 @@ describe('callbacks and failure callbacks', () => {
     const callbacks = await startReceiver();
     const failures = await startReceiver();
 
-    await client.publish({
+    await suite.client.publish({
       url: destination.url,
       body: 'x',
       callback: callbacks.url,
@@ -225,7 +205,7 @@ describe('callbacks and failure callbacks', () => {
     const callbacks = await startReceiver();
     const callbackUrl = `${callbacks.url}/put-here`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url: destination.url,
       body: 'x',
       callback: callbackUrl,
@@ -247,7 +227,7 @@ describe('callbacks and failure callbacks', () => {
     );
     const callbackUrl = `${callbacks.url}/flaky-cb`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url: destination.url,
       body: 'x',
       retries: 1,

@@ -1,8 +1,6 @@
-import { Client } from '@upstash/qstash';
-import type { TestServer } from '../helpers/embedded-server';
-import { DEV_TOKEN, startTestServer, stopTestServer } from '../helpers/embedded-server';
+import { useSdkSuite } from '../helpers/embedded-server';
 import { publishRaw } from '../helpers/raw-api';
-import { TestReceiver } from '../helpers/receiver';
+import type { TestReceiver } from '../helpers/receiver';
 import {
   expectDeliveryHeaders,
   expectNoMoreRequests,
@@ -10,31 +8,20 @@ import {
 } from '../helpers/signed-delivery';
 
 describe('deduplication', () => {
-  let server: TestServer;
-  let client: Client;
+  const suite = useSdkSuite();
   let receiver: TestReceiver;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
-  });
   beforeEach(async () => {
-    receiver = await TestReceiver.start();
-  });
-  afterEach(async () => {
-    await receiver.stop();
-  });
-  afterAll(async () => {
-    await stopTestServer(server);
+    receiver = await suite.startReceiver();
   });
 
   it('accepts a repeated deduplicationId with 202, the first messageId and deduplicated: true, and delivers once', async () => {
     const url = `${receiver.url}/orders`;
 
-    const first = await client.publish({ url, body: 'order 1', deduplicationId: 'order-1' });
+    const first = await suite.client.publish({ url, body: 'order 1', deduplicationId: 'order-1' });
     // The SDK does not expose the status; it parses the body.
-    const second = await client.publish({ url, body: 'order 1', deduplicationId: 'order-1' });
-    const third = await publishRaw(server.url, url, {
+    const second = await suite.client.publish({ url, body: 'order 1', deduplicationId: 'order-1' });
+    const third = await publishRaw(suite.server.url, url, {
       headers: { 'Upstash-Deduplication-Id': 'order-1' },
       body: 'order 1 again, any body',
     });
@@ -53,7 +40,7 @@ describe('deduplication', () => {
   });
 
   it('answers a first publish with a deduplication id with 200', async () => {
-    const answer = await publishRaw(server.url, `${receiver.url}/fresh`, {
+    const answer = await publishRaw(suite.server.url, `${receiver.url}/fresh`, {
       headers: { 'Upstash-Deduplication-Id': 'fresh-id' },
       body: 'x',
     });
@@ -71,7 +58,7 @@ describe('deduplication', () => {
 
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        publishRaw(server.url, url, {
+        publishRaw(suite.server.url, url, {
           headers: { 'Upstash-Deduplication-Id': 'race-1' },
           body: `attempt ${i}`,
         }),
@@ -90,8 +77,8 @@ describe('deduplication', () => {
   it('delivers publishes with different deduplication ids separately', async () => {
     const url = `${receiver.url}/distinct`;
 
-    const a = await client.publish({ url, body: 'same body', deduplicationId: 'distinct-a' });
-    const b = await client.publish({ url, body: 'same body', deduplicationId: 'distinct-b' });
+    const a = await suite.client.publish({ url, body: 'same body', deduplicationId: 'distinct-a' });
+    const b = await suite.client.publish({ url, body: 'same body', deduplicationId: 'distinct-b' });
 
     expect(b.messageId).not.toBe(a.messageId);
     expect(b.deduplicated).toBeFalsy();
@@ -105,7 +92,7 @@ describe('deduplication', () => {
   it('deduplicates contentBasedDeduplication publishes with the same body, not those with another body', async () => {
     const url = `${receiver.url}/content`;
     const publish = (body: string) =>
-      client.publish({ url, body, contentBasedDeduplication: true });
+      suite.client.publish({ url, body, contentBasedDeduplication: true });
 
     const first = await publish('same content');
     const repeat = await publish('same content');
@@ -129,9 +116,12 @@ describe('deduplication', () => {
     };
     const url = `${receiver.url}/raw-content`;
 
-    const first = await publishRaw(server.url, url, { headers, body: 'hello' });
-    const repeat = await publishRaw(server.url, url, { headers, body: 'hello' });
-    const elsewhere = await publishRaw(server.url, `${url}?other=1`, { headers, body: 'hello' });
+    const first = await publishRaw(suite.server.url, url, { headers, body: 'hello' });
+    const repeat = await publishRaw(suite.server.url, url, { headers, body: 'hello' });
+    const elsewhere = await publishRaw(suite.server.url, `${url}?other=1`, {
+      headers,
+      body: 'hello',
+    });
 
     expect(first.status).toBe(200);
     const { messageId } = first.json as { messageId: string };

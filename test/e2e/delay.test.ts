@@ -1,8 +1,6 @@
-import { Client } from '@upstash/qstash';
-import type { TestServer } from '../helpers/embedded-server';
-import { DEV_TOKEN, startTestServer, stopTestServer } from '../helpers/embedded-server';
+import { useSdkSuite } from '../helpers/embedded-server';
 import { publishRaw } from '../helpers/raw-api';
-import { TestReceiver } from '../helpers/receiver';
+import type { TestReceiver } from '../helpers/receiver';
 import { expectDeliveryHeaders, expectSignedDelivery } from '../helpers/signed-delivery';
 
 /** Unix seconds at least `seconds` (and less than `seconds + 1`) from now. */
@@ -11,29 +9,18 @@ function unixSecondsIn(seconds: number): number {
 }
 
 describe('delayed delivery: Upstash-Delay and Upstash-Not-Before', () => {
-  let server: TestServer;
-  let client: Client;
+  const suite = useSdkSuite();
   let receiver: TestReceiver;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
-  });
   beforeEach(async () => {
-    receiver = await TestReceiver.start();
-  });
-  afterEach(async () => {
-    await receiver.stop();
-  });
-  afterAll(async () => {
-    await stopTestServer(server);
+    receiver = await suite.startReceiver();
   });
 
   it('holds a message published with delay: 2 for at least 2 seconds', async () => {
     const url = `${receiver.url}/delayed`;
     const publishedAt = Date.now();
 
-    const published = await client.publish({ url, body: 'later', delay: 2 });
+    const published = await suite.client.publish({ url, body: 'later', delay: 2 });
 
     const [request] = await receiver.waitForRequests(1, 8_000);
     expect(request!.receivedAt - publishedAt).toBeGreaterThanOrEqual(2_000);
@@ -46,7 +33,7 @@ describe('delayed delivery: Upstash-Delay and Upstash-Not-Before', () => {
     const url = `${receiver.url}/not-before`;
     const notBefore = unixSecondsIn(1);
 
-    const published = await client.publish({ url, body: 'at a time', notBefore });
+    const published = await suite.client.publish({ url, body: 'at a time', notBefore });
 
     const [request] = await receiver.waitForRequests(1, 8_000);
     expect(request!.receivedAt).toBeGreaterThanOrEqual(notBefore * 1000);
@@ -60,11 +47,11 @@ describe('delayed delivery: Upstash-Delay and Upstash-Not-Before', () => {
     const shorterDelayUrl = `${receiver.url}/delay-0s`;
 
     const answers = await Promise.all([
-      publishRaw(server.url, longerDelayUrl, {
+      publishRaw(suite.server.url, longerDelayUrl, {
         headers: { 'Upstash-Not-Before': String(notBefore), 'Upstash-Delay': '1h' },
         body: 'a',
       }),
-      publishRaw(server.url, shorterDelayUrl, {
+      publishRaw(suite.server.url, shorterDelayUrl, {
         headers: { 'Upstash-Not-Before': String(notBefore), 'Upstash-Delay': '0s' },
         body: 'b',
       }),
@@ -84,8 +71,8 @@ describe('delayed delivery: Upstash-Delay and Upstash-Not-Before', () => {
   it('delivers an undelayed message right away while a delayed one waits', async () => {
     const publishedAt = Date.now();
 
-    await client.publish({ url: `${receiver.url}/slow`, body: 'slow', delay: '2s' });
-    await client.publish({ url: `${receiver.url}/fast`, body: 'fast' });
+    await suite.client.publish({ url: `${receiver.url}/slow`, body: 'slow', delay: '2s' });
+    await suite.client.publish({ url: `${receiver.url}/fast`, body: 'fast' });
 
     const [first] = await receiver.waitForRequests(1);
     expect(first!.path).toBe('/fast');

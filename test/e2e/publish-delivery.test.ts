@@ -1,10 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from '@upstash/qstash';
-import type { TestServer } from '../helpers/embedded-server';
-import { DEV_TOKEN, startTestServer, stopTestServer } from '../helpers/embedded-server';
+import { DEV_TOKEN, useSdkSuite } from '../helpers/embedded-server';
 import { publishRaw } from '../helpers/raw-api';
-import type { Responder } from '../helpers/receiver';
-import { TestReceiver } from '../helpers/receiver';
 import {
   devReceiver,
   expectDeliveryHeaders,
@@ -13,32 +9,15 @@ import {
 } from '../helpers/signed-delivery';
 
 describe('publish and delivery, through the official SDK', () => {
-  let server: TestServer;
-  let client: Client;
-  const receivers: TestReceiver[] = [];
-  const startReceiver = async (responder?: Responder) => {
-    const receiver = await TestReceiver.start(responder);
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
-  });
-  afterAll(async () => {
-    await stopTestServer(server);
-  });
+  const suite = useSdkSuite();
+  const { startReceiver } = suite;
 
   it('delivers a publishJSON message: body, Content-Type, forwarded headers, QStash headers, signature', async () => {
     const receiver = await startReceiver();
     const url = `${receiver.url}/orders/new?tenant=a&tag=x&tag=y`;
     const body = { order: 42, note: 'héllo ✓ 🎉' };
 
-    const published = await client.publishJSON({
+    const published = await suite.client.publishJSON({
       url,
       body,
       headers: {
@@ -72,7 +51,7 @@ describe('publish and delivery, through the official SDK', () => {
     const receiver = await startReceiver();
     const url = `${receiver.url}/exact?x=1`;
 
-    await client.publish({ url, body: 'subject check' });
+    await suite.client.publish({ url, body: 'subject check' });
 
     const [request] = await receiver.waitForRequests(1);
     await expectSignedDelivery(request!, url);
@@ -90,7 +69,7 @@ describe('publish and delivery, through the official SDK', () => {
     const url = `${receiver.url}/text`;
     const text = 'line 1\r\nline 2 — naïve ✓ 🎉\n\ttabbed  ';
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url,
       body: text,
       headers: { 'Content-Type': 'text/plain; charset=utf-8' },
@@ -109,7 +88,7 @@ describe('publish and delivery, through the official SDK', () => {
     const allByteValues = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
     const body = Buffer.concat([allByteValues, randomBytes(200_000), allByteValues]);
 
-    const answer = await publishRaw(server.url, url, {
+    const answer = await publishRaw(suite.server.url, url, {
       headers: { 'Content-Type': 'application/octet-stream' },
       body,
     });
@@ -131,7 +110,7 @@ describe('publish and delivery, through the official SDK', () => {
     const receiver = await startReceiver();
     const url = `${receiver.url}/resource/7`;
 
-    const published = await client.publishJSON({ url, method, body: { method } });
+    const published = await suite.client.publishJSON({ url, method, body: { method } });
 
     const [request] = await receiver.waitForRequests(1);
     expect(request!.method).toBe(method);
@@ -144,7 +123,7 @@ describe('publish and delivery, through the official SDK', () => {
     const receiver = await startReceiver();
     const url = `${receiver.url}/poll?since=10`;
 
-    const published = await client.publish({ url, method: 'GET' });
+    const published = await suite.client.publish({ url, method: 'GET' });
 
     const [request] = await receiver.waitForRequests(1);
     expect(request!.method).toBe('GET');
@@ -159,7 +138,7 @@ describe('publish and delivery, through the official SDK', () => {
     const receiver = await startReceiver();
     const token = encodeURIComponent(DEV_TOKEN);
 
-    const answer = await publishRaw(server.url, `${receiver.url}/hook?keep=1&b=%20x`, {
+    const answer = await publishRaw(suite.server.url, `${receiver.url}/hook?keep=1&b=%20x`, {
       token: null,
       query: `qstash_token=${token}&upstash-method=PUT&Upstash-Forward-X-From-Query=yes&also=2`,
       body: 'from a webhook sender',
@@ -194,7 +173,7 @@ describe('publish and delivery, through the official SDK', () => {
       'accept-language': 'en',
     };
 
-    const published = await client.publish({ url, body, headers: incoming, retries: 0 });
+    const published = await suite.client.publish({ url, body, headers: incoming, retries: 0 });
 
     const [request] = await receiver.waitForRequests(1);
     expectDeliveryHeaders(request!, { messageId: published.messageId, retried: 0 });
@@ -215,7 +194,7 @@ describe('publish and delivery, through the official SDK', () => {
 
     const published = await Promise.all(
       Array.from({ length: count }, (_, i) =>
-        client.publish({ url: `${receiver.url}/n/${i}`, body: `message ${i}` }),
+        suite.client.publish({ url: `${receiver.url}/n/${i}`, body: `message ${i}` }),
       ),
     );
 

@@ -1,9 +1,6 @@
-import { Client } from '@upstash/qstash';
-import type { TestServer } from '../helpers/embedded-server';
-import { DEV_TOKEN, startTestServer, stopTestServer } from '../helpers/embedded-server';
+import { useSdkSuite } from '../helpers/embedded-server';
 import { publishRaw } from '../helpers/raw-api';
 import type { ReceivedRequest, Responder } from '../helpers/receiver';
-import { TestReceiver } from '../helpers/receiver';
 import {
   expectDeliveryHeaders,
   expectNoMoreRequests,
@@ -20,31 +17,14 @@ function failThenSucceed(failures: number, failure: ReturnType<Responder>): Resp
 }
 
 describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redirects, timeouts', () => {
-  let server: TestServer;
-  let client: Client;
-  const receivers: TestReceiver[] = [];
-  const startReceiver = async (responder?: Responder) => {
-    const receiver = await TestReceiver.start(responder);
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
-  });
-  afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
-  });
-  afterAll(async () => {
-    await stopTestServer(server);
-  });
+  const suite = useSdkSuite();
+  const { startReceiver } = suite;
 
   it('retries until a 2xx, counting Upstash-Retried 0, 1, 2 and spacing attempts by the expression', async () => {
     const receiver = await startReceiver(failThenSucceed(2, { status: 500, body: 'down' }));
     const url = `${receiver.url}/flaky`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url,
       body: 'try me',
       retries: 3,
@@ -70,7 +50,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     const failures = await startReceiver();
     const url = `${receiver.url}/always-down`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url,
       body: 'doomed',
       retries: 2,
@@ -92,7 +72,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     const receiver = await startReceiver(() => ({ status: 500 }));
     const failures = await startReceiver();
 
-    const answer = await publishRaw(server.url, `${receiver.url}/once`, {
+    const answer = await publishRaw(suite.server.url, `${receiver.url}/once`, {
       query: 'upstash-retries=0',
       headers: { 'Upstash-Failure-Callback': failures.url },
       body: 'x',
@@ -111,7 +91,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     );
     const url = `${receiver.url}/busy`;
 
-    const published = await client.publish({ url, body: 'b', retries: 2, retryDelay: '50' });
+    const published = await suite.client.publish({ url, body: 'b', retries: 2, retryDelay: '50' });
 
     const requests = await receiver.waitForRequests(2, 5_000);
     expect(gaps(requests)[0]).toBeGreaterThanOrEqual(950);
@@ -127,7 +107,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     }));
     const failures = await startReceiver();
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url: `${receiver.url}/reject`,
       body: 'poison',
       retries: 3,
@@ -144,7 +124,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     const receiver = await startReceiver(failThenSucceed(1, { status: 489, body: 'not final' }));
     const url = `${receiver.url}/489`;
 
-    const published = await client.publish({ url, body: 'x', retries: 2, retryDelay: '50' });
+    const published = await suite.client.publish({ url, body: 'x', retries: 2, retryDelay: '50' });
 
     const requests = await receiver.waitForRequests(2);
     expectDeliveryHeaders(requests[1]!, { messageId: published.messageId, retried: 1 });
@@ -158,7 +138,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     );
     const url = `${receiver.url}/old`;
 
-    const published = await client.publish({ url, body: 'x', retries: 2, retryDelay: '50' });
+    const published = await suite.client.publish({ url, body: 'x', retries: 2, retryDelay: '50' });
 
     const requests = await receiver.waitForRequests(2);
     expect(requests.map((request) => request.path)).toEqual(['/old', '/old']);
@@ -172,7 +152,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     );
     const url = `${receiver.url}/slow`;
 
-    const published = await client.publish({
+    const published = await suite.client.publish({
       url,
       body: 'x',
       timeout: '1s',
@@ -191,7 +171,7 @@ describe('retries: Upstash-Retries, Upstash-Retry-Delay, Retry-After, 489, redir
     const receiver = await startReceiver(() => ({ status: 200, delayMs: 3_000 }));
     const failures = await startReceiver();
 
-    const answer = await publishRaw(server.url, `${receiver.url}/too-slow`, {
+    const answer = await publishRaw(suite.server.url, `${receiver.url}/too-slow`, {
       headers: {
         'Upstash-Timeout': '1s',
         'Upstash-Retries': '0',

@@ -1,12 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@upstash/qstash';
 import type { EmbeddedConfig } from '../../lambdas/embedded/config';
 import { loadEmbeddedConfig } from '../../lambdas/embedded/config';
 import type { RunningServer } from '../../lambdas/embedded/start-embedded';
 import { startEmbedded } from '../../lambdas/embedded/start-embedded';
 import type { Clock } from '../../lambdas/ports/clock';
 import type { Logger } from '../../lambdas/ports/logger';
+import type { Responder } from './receiver';
+import { TestReceiver } from './receiver';
 
 export const DEV_TOKEN = 'eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=';
 export const DEV_CURRENT_SIGNING_KEY = 'sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
@@ -71,4 +74,50 @@ export async function eventually<T>(
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/** One server for a test file, an SDK client for it, and receivers stopped after each test. */
+export type SdkSuite = {
+  readonly server: TestServer;
+  readonly client: Client;
+  /** A real destination for this test; stopped in afterEach. */
+  startReceiver(responder?: Responder): Promise<TestReceiver>;
+};
+
+/**
+ * Registers the hooks most end-to-end files repeat: start the embedded server before all tests
+ * (with `env` as startTestServer reads it), an official SDK client on it, receivers stopped
+ * after each test, the server stopped after all. Read `server` and `client` inside tests only.
+ */
+export function useSdkSuite(env: Record<string, string> = {}): SdkSuite {
+  let server: TestServer | undefined;
+  let client: Client | undefined;
+  const receivers: TestReceiver[] = [];
+  beforeAll(async () => {
+    server = await startTestServer(env);
+    client = new Client({ baseUrl: server.url, token: DEV_TOKEN });
+  });
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
+  });
+  afterAll(async () => {
+    await stopTestServer(server);
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useSdkSuite: read server and client inside tests');
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get client() {
+      return started(client);
+    },
+    startReceiver: async (responder) => {
+      const receiver = await TestReceiver.start(responder);
+      receivers.push(receiver);
+      return receiver;
+    },
+  };
 }

@@ -1,0 +1,108 @@
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
+import { apiGatewayEvent } from './aws-events';
+import type { Dynalite } from './dynalite';
+import { startDynalite } from './dynalite';
+
+/** What a deployed stack would hold in its secrets and environment, for in-process handler tests. */
+export const DEPLOYED = {
+  token: 'deploy-time-token-0123456789abcdef',
+  keys: {
+    current: 'sig_DeployCurrent1234567890abcdefg',
+    next: 'sig_DeployNext1234567890abcdefghij',
+  },
+  queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/sqstash-delivery',
+  queueArn: 'arn:aws:sqs:us-east-1:123456789012:sqstash-delivery',
+  schedulerRoleArn: 'arn:aws:iam::123456789012:role/sqstash-scheduler',
+  tokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-token',
+  keysSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sqstash-keys',
+} as const;
+
+/** The Lambda context the handlers receive. */
+export const lambdaContext = {
+  functionName: 'sqstash-test',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:sqstash-test',
+  memoryLimitInMB: '512',
+  awsRequestId: 'request-1',
+  logGroupName: '/aws/lambda/sqstash-test',
+  logStreamName: 'stream',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+/** The services that cannot run here, mocked for every client the handlers create. */
+export const awsMocks = {
+  sqs: mockClient(SQSClient),
+  scheduler: mockClient(SchedulerClient),
+  secrets: mockClient(SecretsManagerClient),
+};
+
+/**
+ * Sets up what the real handlers need, as a deployed stack would: dynalite with a fresh table
+ * (DynamoDB runs for real), the environment the stack sets, and the two secrets. Call in
+ * beforeAll, before the first handler call reads the environment; close in afterAll.
+ */
+export async function startLambdaEnvironment(scheduleGroup: string): Promise<Dynalite> {
+  const dynalite = await startDynalite();
+  const tableName = await dynalite.createTable();
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_NAMESPACE: 'sqstash',
+    POWERTOOLS_SERVICE_NAME: 'sqstash',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    SQSTASH_TABLE_NAME: tableName,
+    SQSTASH_DELIVERY_QUEUE_URL: DEPLOYED.queueUrl,
+    SQSTASH_DELIVERY_QUEUE_ARN: DEPLOYED.queueArn,
+    SQSTASH_SCHEDULE_GROUP: scheduleGroup,
+    SQSTASH_SCHEDULER_ROLE_ARN: DEPLOYED.schedulerRoleArn,
+    SQSTASH_TOKEN_SECRET_ARN: DEPLOYED.tokenSecretArn,
+    SQSTASH_SIGNING_KEYS_SECRET_ARN: DEPLOYED.keysSecretArn,
+    SQSTASH_MAX_TIMEOUT: '10s',
+    // The receivers run on 127.0.0.1, which the AWS runtime refuses by default.
+    SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'true',
+  });
+  const { secrets } = awsMocks;
+  secrets
+    .on(GetSecretValueCommand, { SecretId: DEPLOYED.tokenSecretArn })
+    .resolves({ SecretString: JSON.stringify({ token: DEPLOYED.token }) });
+  secrets
+    .on(GetSecretValueCommand, { SecretId: DEPLOYED.keysSecretArn })
+    .resolves({ SecretString: JSON.stringify(DEPLOYED.keys) });
+  secrets.on(DescribeSecretCommand).resolves({});
+  return dynalite;
+}
+
+/** Calls the real API handler with an API Gateway event carrying the deployed token. */
+export async function callApi<Json = Record<string, unknown>>(
+  method: string,
+  rawPath: string,
+  options: { body?: string; headers?: Record<string, string>; rawQueryString?: string } = {},
+) {
+  const result = await apiHandler(
+    apiGatewayEvent({
+      method,
+      rawPath,
+      headers: { authorization: `Bearer ${DEPLOYED.token}`, ...options.headers },
+      body: options.body,
+      rawQueryString: options.rawQueryString,
+    }),
+    lambdaContext,
+  );
+  return {
+    status: result.statusCode,
+    json: result.body ? (JSON.parse(result.body) as Json) : undefined,
+  };
+}
