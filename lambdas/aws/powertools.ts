@@ -27,6 +27,14 @@ export const METRIC = {
   failed: 'Failed',
 } as const;
 
+/**
+ * Flushes the invocation's metrics as one EMF line. An invocation that counted nothing (a GET,
+ * an empty batch) prints nothing: Powertools would otherwise log a warning on every such call.
+ */
+export function publishMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
+
 export function countMetric(name: (typeof METRIC)[keyof typeof METRIC]): void {
   metrics.addMetric(name, MetricUnit.Count, 1);
 }

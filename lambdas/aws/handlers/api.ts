@@ -6,7 +6,7 @@ import type {
 import { errorResponse } from '../../http/error-response';
 import { toApiGatewayResult, toApiRequest } from '../api-gateway';
 import type { AwsRuntime } from '../composition';
-import { logger, loggerPort, metrics } from '../powertools';
+import { logger, loggerPort, publishMetrics } from '../powertools';
 import { awsRuntime } from '../runtime';
 
 /** API Gateway HTTP API -> the same /v2 router the embedded server runs. */
@@ -25,6 +25,6 @@ export const handler = async (
     }
     return toApiGatewayResult(await runtime.api(toApiRequest(event)));
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 };

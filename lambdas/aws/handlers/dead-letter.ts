@@ -1,6 +1,6 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleDeadLetterBatch } from '../dead-letter-batch';
-import { logger, metrics } from '../powertools';
+import { logger, publishMetrics } from '../powertools';
 import { awsRuntime } from '../runtime';
 
 /** SQS dead-letter queue -> dead letter in the store and the failure callback. */
@@ -10,6 +10,6 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const runtime = await awsRuntime();
     return await handleDeadLetterBatch(runtime.deadLetterBatch, event);
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 };

@@ -1,6 +1,6 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleDeliveryBatch } from '../delivery-batch';
-import { logger, metrics } from '../powertools';
+import { logger, publishMetrics } from '../powertools';
 import { awsRuntime } from '../runtime';
 
 /** SQS delivery queue -> one attempt per due message; retries stay in SQS as batch item failures. */
@@ -10,6 +10,6 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     const runtime = await awsRuntime();
     return await handleDeliveryBatch(runtime.deliveryBatch, event);
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 };
