@@ -6,6 +6,7 @@ import { DynamoDeadLetterStore } from '../adapters/aws/dynamo-dead-letter-store'
 import { DynamoDeliveryLedger } from '../adapters/aws/dynamo-delivery-ledger';
 import { DynamoEventLog } from '../adapters/aws/dynamo-event-log';
 import { DynamoMessageStore } from '../adapters/aws/dynamo-message-store';
+import { DynamoPendingMessageList } from '../adapters/aws/dynamo-pending-message-list';
 import { DynamoQueueStore } from '../adapters/aws/dynamo-queue-store';
 import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
 import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
@@ -175,6 +176,7 @@ export async function createAwsRuntime(
     keyRing,
     deadLetters: new DynamoDeadLetterStore(table),
     events: new DynamoEventLog(table),
+    pendingMessages: new DynamoPendingMessageList(table),
     logger,
   });
   return {

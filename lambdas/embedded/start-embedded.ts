@@ -4,6 +4,7 @@ import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-s
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
 import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import { SqlitePendingMessageList } from '../adapters/embedded/sqlite-pending-message-list';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
 import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store';
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
@@ -109,6 +110,7 @@ export async function startEmbedded(
     keyRing,
     deadLetters: new SqliteDeadLetterStore(db, messages),
     events: new SqliteEventLog(db),
+    pendingMessages: new SqlitePendingMessageList(db),
     logger,
   });
   const server = createNodeServer({ handle: api, maxBodyBytes: config.maxRequestBytes });

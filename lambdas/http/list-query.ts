@@ -1,6 +1,8 @@
 import { BadRequestError } from '../core/errors';
 import { STATE_FILTER_VALUES, statesForFilter } from '../core/logs';
 import type { MessageState } from '../core/message';
+import type { MessageStatus, OverviewFilter } from '../core/message-overview';
+import { MESSAGE_STATUSES } from '../core/message-overview';
 import type { DeadLetterFilter } from '../ports/dead-letter-store';
 import type { LogFilter } from '../ports/event-log';
 import type { ListOrder, ListQuery, MessageFilter } from '../ports/listing';
@@ -45,7 +47,7 @@ type Area = {
   readonly strict: boolean;
   /** Accepts `cursor` and `order`. */
   readonly paged: boolean;
-  readonly extra: readonly ('dlqIds' | 'responseStatus' | 'state')[];
+  readonly extra: readonly ('dlqIds' | 'responseStatus' | 'state' | 'status')[];
 };
 
 const MESSAGES_BULK: Area = {
@@ -71,7 +73,15 @@ const LOGS: Area = {
   extra: ['state'],
 };
 
-type AnyFilter = MessageFilter & DeadLetterFilter & LogFilter;
+const MESSAGE_OVERVIEW: Area = {
+  countDefault: 50,
+  countMax: 100,
+  strict: true,
+  paged: true,
+  extra: ['status'],
+};
+
+type AnyFilter = MessageFilter & DeadLetterFilter & LogFilter & OverviewFilter;
 type Parsed = ListQuery<AnyFilter>;
 
 function parse(rawQuery: string, area: Area): Parsed {
@@ -107,6 +117,8 @@ function parse(rawQuery: string, area: Area): Parsed {
       );
     } else if (area.extra.includes('state') && name === 'state') {
       append('states', splitValues(name, all).flatMap(parseState));
+    } else if (area.extra.includes('status') && name === 'status') {
+      filter.status = parseStatus(single(name, all));
     } else if (area.strict && !IGNORED.has(name)) {
       throw new BadRequestError(
         `unknown query parameter "${name}": allowed parameters are ${allowedParameters(area).join(', ')}`,
@@ -191,6 +203,16 @@ function parseState(value: string): readonly MessageState[] {
   return states;
 }
 
+function parseStatus(value: string): MessageStatus {
+  const status = MESSAGE_STATUSES.find((allowed) => allowed === value.trim());
+  if (!status) {
+    throw new BadRequestError(
+      `invalid status "${value}": allowed values are ${MESSAGE_STATUSES.join(', ')}`,
+    );
+  }
+  return status;
+}
+
 /**
  * Ids from a DELETE's JSON body, as the Python SDK sends them (`{"messageIds": [...]}`,
  * `{"dlqIds": [...]}`); undefined when the body is empty or does not name any.
@@ -235,4 +257,9 @@ export function parseDeadLetterBulkRequest(request: ApiRequest): ListQuery<DeadL
 /** `GET /v2/events` and `/v2/logs`: count defaults to 100, at most 1000. */
 export function parseLogQuery(rawQuery: string): ListQuery<LogFilter> {
   return parse(rawQuery, LOGS);
+}
+
+/** `GET /v2/console/messages`: the message filters and `status`; count defaults to 50, at most 100. */
+export function parseMessageOverviewQuery(rawQuery: string): ListQuery<OverviewFilter> {
+  return parse(rawQuery, MESSAGE_OVERVIEW);
 }

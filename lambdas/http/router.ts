@@ -5,6 +5,8 @@ import { createAuthenticator } from './auth';
 import { errorResponse } from './error-response';
 import type { BaseApiDeps, Route } from './route';
 import { batchRoutes } from './routes/batch-routes';
+import type { ConsoleRouteDeps } from './routes/console-routes';
+import { consoleRoutes } from './routes/console-routes';
 import type { DlqRouteDeps } from './routes/dlq-routes';
 import { dlqRoutes } from './routes/dlq-routes';
 import type { KeyRouteDeps } from './routes/key-routes';
@@ -29,7 +31,8 @@ export type ApiDeps = BaseApiDeps &
   MessageRouteDeps &
   DlqRouteDeps &
   LogRouteDeps &
-  ScheduleRouteDeps;
+  ScheduleRouteDeps &
+  ConsoleRouteDeps;
 
 const MAX_LOGGED_PATH = 200;
 
@@ -44,6 +47,7 @@ function allRoutes(): Route<ApiDeps>[] {
     ...dlqRoutes,
     ...logRoutes,
     ...scheduleRoutes,
+    ...consoleRoutes,
   ];
 }
 

@@ -3,6 +3,7 @@ import { DynamoDeliveryLedger } from '../../lambdas/adapters/aws/dynamo-delivery
 import { DynamoEventLog } from '../../lambdas/adapters/aws/dynamo-event-log';
 import { DynamoMessageStore } from '../../lambdas/adapters/aws/dynamo-message-store';
 import type { DynamoStoreOptions } from '../../lambdas/adapters/aws/dynamo-message-table';
+import { DynamoPendingMessageList } from '../../lambdas/adapters/aws/dynamo-pending-message-list';
 import { DynamoQueueStore } from '../../lambdas/adapters/aws/dynamo-queue-store';
 import type { Dynalite } from '../helpers/dynalite';
 import { startDynalite } from '../helpers/dynalite';
@@ -51,6 +52,7 @@ export async function makeDynamoStores(
     messages: new DynamoMessageStore(options),
     deadLetters: new DynamoDeadLetterStore(options),
     events: new DynamoEventLog(options),
+    pending: new DynamoPendingMessageList(options),
     queues: new DynamoQueueStore(options),
     ledger,
     startAttempt: async (messageId, nowMs) => {

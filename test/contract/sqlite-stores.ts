@@ -6,6 +6,7 @@ import { openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../../lambdas/adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../../lambdas/adapters/embedded/sqlite-event-log';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { SqlitePendingMessageList } from '../../lambdas/adapters/embedded/sqlite-pending-message-list';
 import type { StoresUnderTest } from './stores-under-test';
 
 const LEASE_MS = 60_000;
@@ -22,6 +23,7 @@ export async function makeSqliteStores(): Promise<
     messages,
     deadLetters: new SqliteDeadLetterStore(db, messages),
     events: new SqliteEventLog(db),
+    pending: new SqlitePendingMessageList(db),
     startAttempt: async (messageId, nowMs) => {
       // Leases every due message; the suites start one attempt at a time.
       const claimed = messages.claimDue(nowMs, 1_000, nowMs + LEASE_MS);

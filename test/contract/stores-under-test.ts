@@ -1,6 +1,7 @@
 import type { DeadLetterStore } from '../../lambdas/ports/dead-letter-store';
 import type { EventLog } from '../../lambdas/ports/event-log';
 import type { MessageStore } from '../../lambdas/ports/message-store';
+import type { PendingMessageList } from '../../lambdas/ports/pending-message-list';
 
 /**
  * One runtime's stores over one database, for the contract suites of the message, DLQ and log
@@ -11,6 +12,7 @@ export type StoresUnderTest = {
   readonly messages: MessageStore;
   readonly deadLetters: DeadLetterStore;
   readonly events: EventLog;
+  readonly pending: PendingMessageList;
   /** Takes a message for an attempt as the runtime's delivery does (SQLite: a lease). */
   startAttempt(messageId: string, nowMs: number): Promise<void>;
   /** Gives an attempt back uncounted, as a shutdown does. */
