@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   console.log(
     [
       `sqstash is running at ${server.url}`,
+      `console: ${server.consoleUrl} (sign in with QSTASH_TOKEN)`,
       '',
       `QSTASH_URL=${server.url}`,
       `QSTASH_TOKEN=${secret(config.token)}`,

@@ -26,6 +26,11 @@ export type MessageSummary = {
   readonly latest: LogEvent;
   /** The latest DELIVERED or ERROR event: what the last attempt got. */
   readonly lastOutcome?: LogEvent;
+  /**
+   * An attempt holds it now. The log records an attempt (ACTIVE) when it settles, so this comes
+   * from the pending list, not from `latest`.
+   */
+  readonly inFlight: boolean;
 };
 
 export type MessageStory = {
@@ -33,6 +38,8 @@ export type MessageStory = {
   readonly message?: Message;
   /** Every event, earliest first. */
   readonly events: readonly LogEvent[];
+  /** An attempt holds it now (see MessageSummary). */
+  readonly inFlight: boolean;
   /** Its entry in the DLQ, while it is there. */
   readonly deadLetter?: DeadLetter;
   /** The callback and failure-callback messages its attempts created, as they stand. */
@@ -45,6 +52,8 @@ export type OverviewDeps = {
   readonly deadLetters: DeadLetterStore;
 };
 
+/** States after which a message is never attempted again. */
+const FINAL_STATES: ReadonlySet<MessageState> = new Set(['DELIVERED', 'FAILED', 'CANCELED']);
 const TERMINAL: Partial<Record<MessageStatus, MessageState>> = {
   delivered: 'DELIVERED',
   failed: 'FAILED',
@@ -68,11 +77,15 @@ export async function listMessageSummaries(
   const { status, ...filter } = query.filter;
   const base = { filter, count: query.count, order: query.order, cursor: query.cursor };
   let page: Page<{ messageId: string; message?: Message }>;
+  let inFlight: ReadonlySet<string> | undefined;
   if (status === 'pending' || status === 'inFlight') {
     const pending = await deps.pendingMessages.listPendingMessages({
       ...base,
       filter: { ...filter, inFlight: status === 'inFlight' },
     });
+    inFlight = new Set(
+      status === 'inFlight' ? pending.items.map((item) => item.message.messageId) : [],
+    );
     page = {
       items: pending.items.map(({ message }) => ({ messageId: message.messageId, message })),
       ...(pending.cursor !== undefined && { cursor: pending.cursor }),
@@ -88,17 +101,56 @@ export async function listMessageSummaries(
       ...(events.cursor !== undefined && { cursor: events.cursor }),
     };
   }
+  const summaries = await summarize(deps, page.items, inFlight);
+  return { items: summaries, ...(page.cursor !== undefined && { cursor: page.cursor }) };
+}
+
+/**
+ * Rows for these messages: their latest events (skipping one without any: the listing and the
+ * lookup read the same log), and which are in flight, asked of the pending list for those not
+ * yet final unless `inFlight` already says.
+ */
+async function summarize(
+  deps: OverviewDeps,
+  items: readonly { messageId: string; message?: Message }[],
+  inFlight?: ReadonlySet<string>,
+): Promise<MessageSummary[]> {
   const latest = await latestEvents(
     deps,
-    page.items.map((item) => item.messageId),
+    items.map((item) => item.messageId),
   );
-  const items: MessageSummary[] = [];
-  for (const { messageId, message } of page.items) {
+  const open = items
+    .map((item) => item.messageId)
+    .filter((messageId) => {
+      const state = latest.get(messageId)?.latest.state;
+      return state !== undefined && !FINAL_STATES.has(state);
+    });
+  const held =
+    inFlight ??
+    new Set(
+      open.length === 0
+        ? []
+        : (
+            await deps.pendingMessages.listPendingMessages({
+              filter: { messageIds: open, inFlight: true },
+              count: open.length,
+              order: 'earliestFirst',
+            })
+          ).items.map((item) => item.message.messageId),
+    );
+  const summaries: MessageSummary[] = [];
+  for (const { messageId, message } of items) {
     const found = latest.get(messageId);
-    // An event listing and the event lookup see the same log; a row without events is skipped.
-    if (found) items.push({ messageId, ...(message && { message }), ...found });
+    if (found) {
+      summaries.push({
+        messageId,
+        ...(message && { message }),
+        ...found,
+        inFlight: held.has(messageId),
+      });
+    }
   }
-  return { items, ...(page.cursor !== undefined && { cursor: page.cursor }) };
+  return summaries;
 }
 
 /** A message's events, dead letter and callbacks; 404 when the log knows no such message. */
@@ -121,10 +173,21 @@ export async function getMessageStory(
         })
       ).items[0]?.deadLetter
     : undefined;
+  const last = events[events.length - 1]!;
+  const inFlight =
+    !FINAL_STATES.has(last.state) &&
+    (
+      await deps.pendingMessages.listPendingMessages({
+        filter: { messageIds: [messageId], inFlight: true },
+        count: 1,
+        order: 'earliestFirst',
+      })
+    ).items.length > 0;
   return {
     messageId,
     ...(message && { message }),
     events,
+    inFlight,
     ...(deadLetter && { deadLetter }),
     callbacks: message ? await callbacksOf(deps, message, events) : [],
   };
@@ -165,11 +228,10 @@ async function callbacksOf(
       }
     }
   }
-  const latest = await latestEvents(deps, [...found.keys()]);
-  return [...found.values()].flatMap((message) => {
-    const summary = latest.get(message.messageId);
-    return summary ? [{ messageId: message.messageId, message, ...summary }] : [];
-  });
+  return summarize(
+    deps,
+    [...found.values()].map((message) => ({ messageId: message.messageId, message })),
+  );
 }
 
 /** Each message's latest event and latest outcome, from its events newest first. */

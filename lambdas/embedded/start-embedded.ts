@@ -21,6 +21,7 @@ import { systemClock } from '../ports/clock';
 import type { Logger } from '../ports/logger';
 import type { DeliveryQueue } from '../ports/message-store';
 import type { EmbeddedConfig } from './config';
+import { consoleAssets } from './console-assets';
 import { DeliveryWorker } from './delivery-worker';
 import { createNodeServer } from './node-server';
 import { ScheduleRunner } from './schedule-runner';
@@ -28,6 +29,8 @@ import { ScheduleRunner } from './schedule-runner';
 export type RunningServer = {
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** Where the browser console is served: the base URL's root. */
+  readonly consoleUrl: string;
   /** Stops taking requests and work, finishes or releases in-flight attempts, closes the store. */
   stop(): Promise<void>;
 };
@@ -113,7 +116,11 @@ export async function startEmbedded(
     pendingMessages: new SqlitePendingMessageList(db),
     logger,
   });
-  const server = createNodeServer({ handle: api, maxBodyBytes: config.maxRequestBytes });
+  const asset = consoleAssets();
+  const server = createNodeServer({
+    handle: async (request) => asset(request) ?? api(request),
+    maxBodyBytes: config.maxRequestBytes,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -131,6 +138,7 @@ export async function startEmbedded(
   let stopping: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
+    consoleUrl: `http://${host}:${address.port}/`,
     stop: () => {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -39,6 +39,7 @@ export function messageSummaryView(summary: MessageSummary): Json {
     topicName: message?.topicName,
     callbackFor: message?.callbackFor,
     state: latest.state,
+    inFlight: summary.inFlight,
     updatedAt: latest.time,
     nextDeliveryTime: latest.nextDeliveryTime,
     responseStatus: lastOutcome?.responseStatus,
@@ -72,6 +73,7 @@ export function messageStoryView(story: MessageStory): Json {
       body: excerptOf(message.body, BODY_EXCERPT_BYTES),
     },
     state: story.events[story.events.length - 1]?.state,
+    inFlight: story.inFlight,
     events: story.events.map(eventView),
     deadLetter: deadLetter && {
       dlqId: deadLetter.dlqId,

@@ -79,6 +79,13 @@ export function describePendingMessageListContract(name: string, makeStores: Mak
       expect(page.cursor).toBeUndefined();
       expect(await ids({ inFlight: true })).toEqual(['msg_in_flight']);
       expect(await ids({ inFlight: false })).toEqual(['msg_waiting', 'msg_retrying']);
+      expect(
+        await ids({ messageIds: ['msg_in_flight', 'msg_delivered', 'msg_failed', 'msg_waiting'] }),
+      ).toEqual(['msg_waiting', 'msg_in_flight']);
+      expect(await ids({ messageIds: ['msg_waiting', 'msg_retrying'], inFlight: false })).toEqual([
+        'msg_waiting',
+        'msg_retrying',
+      ]);
     });
 
     it('filters on the message and bounds the creation time', async () => {

@@ -11,7 +11,7 @@ import {
   messageFilterConditions,
 } from './dynamo-expressions';
 import type { DynamoStoreOptions, MessageState } from './dynamo-message-table';
-import { DynamoMessageTable } from './dynamo-message-table';
+import { DynamoMessageTable, keys, PENDING } from './dynamo-message-table';
 import {
   decodeCursor,
   encodeCursor,
@@ -28,7 +28,7 @@ const PENDING_POSITION = /^\d{15}(#.+)?$/s;
  * Pending messages on DynamoDB: the state items in the pending index (gsi1 `PENDING#<shard>`,
  * sorted by `<createdAt>#<id>`, see dynamo-message-table.ts), its shards merged by position,
  * the filters as a FilterExpression on the attributes every state carries, each page joined
- * with its messages' records. Work per page is bounded as in every listing (dynamo-time-index.ts).
+ * with its messages' records; `messageIds` reads those messages' state items instead. Work per page is bounded as in every listing (dynamo-time-index.ts).
  */
 export class DynamoPendingMessageList implements PendingMessageList {
   readonly #table: DynamoMessageTable;
@@ -48,6 +48,7 @@ export class DynamoPendingMessageList implements PendingMessageList {
         return filter.inFlight ? lease : `NOT ${lease}`;
       };
       return [
+        `${b.name('status')} = ${b.value(PENDING)}`,
         `attribute_not_exists(${b.name('cancelRequestedAt')})`,
         ...(filter.inFlight === undefined ? [] : [inFlight()]),
         ...matches,
@@ -59,14 +60,26 @@ export class DynamoPendingMessageList implements PendingMessageList {
     const range = rangeOf(order, filter, cursor);
     const page = await listByPosition(table.calls, {
       segments: oneSegment(
-        Array.from({ length: table.shards }, (_, shard) => ({
-          indexName: TABLE.gsi1.name,
-          partitionAttribute: TABLE.gsi1.partitionKey,
-          partition: `PENDING#${shard}`,
-          sortAttribute: TABLE.gsi1.sortKey,
-          sort: { range: '' },
-          consistent: false,
-        })),
+        filter.messageIds === undefined
+          ? Array.from({ length: table.shards }, (_, shard) => ({
+              indexName: TABLE.gsi1.name,
+              partitionAttribute: TABLE.gsi1.partitionKey,
+              partition: `PENDING#${shard}`,
+              sortAttribute: TABLE.gsi1.sortKey,
+              sort: { range: '' },
+              consistent: false,
+            }))
+          : // Named messages: their state items, read directly and consistently.
+            [...new Set(filter.messageIds)].map((messageId) => {
+              const state = keys.state(messageId);
+              return {
+                partitionAttribute: TABLE.partitionKey,
+                partition: state.pk as string,
+                sortAttribute: TABLE.sortKey,
+                sort: { exact: state.sk as string },
+                consistent: true,
+              };
+            }),
       ),
       order,
       range,

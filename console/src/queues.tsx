@@ -1,0 +1,227 @@
+import { useState } from 'preact/hooks';
+import { ApiError, api } from './api';
+import { formatTime } from './format';
+import { href } from './router';
+import { Empty, ErrorNotice, StatusLine, useLoad } from './ui';
+
+type Queue = {
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+  parallelism: number;
+  paused: boolean;
+  lag: number;
+};
+
+type FlowControlKey = {
+  flowControlKey: string;
+  waitListSize?: number;
+  parallelismMax?: number;
+  parallelismCount?: number;
+  rateMax?: number;
+  rateCount?: number;
+  ratePeriod?: number;
+  isPaused?: boolean;
+};
+
+/** Flow-control keys, or undefined when this server does not serve flow control (404). */
+async function loadFlowControl(): Promise<FlowControlKey[] | undefined> {
+  try {
+    return await api<FlowControlKey[]>('/v2/flowControl');
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+function useActions(reload: () => void) {
+  const [status, setStatus] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const act = async (run: () => Promise<string>) => {
+    setError(undefined);
+    try {
+      setStatus(await run());
+      reload();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return { status, error, act };
+}
+
+function ParallelismEditor({
+  queue,
+  onSave,
+}: {
+  queue: Queue;
+  onSave: (parallelism: number) => void;
+}) {
+  const [value, setValue] = useState(String(queue.parallelism));
+  return (
+    <form
+      class="inline"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSave(Number(value));
+      }}
+    >
+      <input
+        type="number"
+        min={1}
+        value={value}
+        aria-label={`Parallelism of ${queue.name}`}
+        onInput={(event) => setValue(event.currentTarget.value)}
+      />
+      <button type="submit">Set</button>
+    </form>
+  );
+}
+
+export function QueuesView() {
+  const queues = useLoad(() => api<Queue[]>('/v2/queues'), []);
+  const flow = useLoad(loadFlowControl, []);
+  const queueActions = useActions(queues.reload);
+  const flowActions = useActions(flow.reload);
+  const queuePath = (name: string, action: string) =>
+    `/v2/queues/${encodeURIComponent(name)}/${action}`;
+
+  return (
+    <section aria-labelledby="queues-title">
+      <h1 id="queues-title">Queues</h1>
+      <ErrorNotice error={queues.error} />
+      <ErrorNotice error={queueActions.error} />
+      <StatusLine text={queueActions.status} />
+      {queues.data && queues.data.length === 0 && (
+        <Empty>No FIFO queues. Enqueueing into a queue (Publish, Queue field) creates it.</Empty>
+      )}
+      {queues.data && queues.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Queue</th>
+              <th scope="col">Lag</th>
+              <th scope="col">Parallelism</th>
+              <th scope="col">State</th>
+              <th scope="col">Updated</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {queues.data.map((queue) => (
+              <tr key={queue.name}>
+                <td>
+                  <a href={href('/messages', { queueName: queue.name })}>{queue.name}</a>
+                </td>
+                <td class="mono">{queue.lag}</td>
+                <td>
+                  <ParallelismEditor
+                    key={`${queue.name}:${queue.parallelism}`}
+                    queue={queue}
+                    onSave={(parallelism) =>
+                      queueActions.act(async () => {
+                        await api('/v2/queues', {
+                          method: 'POST',
+                          json: { queueName: queue.name, parallelism, paused: queue.paused },
+                        });
+                        return `${queue.name} now runs ${parallelism} at a time.`;
+                      })
+                    }
+                  />
+                </td>
+                <td>
+                  <span class={`badge ${queue.paused ? 'muted' : 'good'}`}>
+                    {queue.paused ? 'paused' : 'running'}
+                  </span>
+                </td>
+                <td>{formatTime(queue.updatedAt)}</td>
+                <td class="row-actions">
+                  <button
+                    type="button"
+                    aria-label={`${queue.paused ? 'Resume' : 'Pause'} queue ${queue.name}`}
+                    onClick={() =>
+                      queueActions.act(async () => {
+                        await api(queuePath(queue.name, queue.paused ? 'resume' : 'pause'), {
+                          method: 'POST',
+                        });
+                        return `${queue.paused ? 'Resumed' : 'Paused'} ${queue.name}.`;
+                      })
+                    }
+                  >
+                    {queue.paused ? 'Resume' : 'Pause'}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+
+      <h2 id="flow-title">Flow-control keys</h2>
+      <ErrorNotice error={flow.error} />
+      <ErrorNotice error={flowActions.error} />
+      <StatusLine text={flowActions.status} />
+      {flow.data === undefined && !flow.loading && !flow.error && (
+        <Empty>
+          This server does not serve flow control yet (GET /v2/flowControl answered 404).
+        </Empty>
+      )}
+      {flow.data && flow.data.length === 0 && (
+        <Empty>No flow-control keys: messages published with one create it.</Empty>
+      )}
+      {flow.data && flow.data.length > 0 && (
+        <table aria-labelledby="flow-title">
+          <thead>
+            <tr>
+              <th scope="col">Key</th>
+              <th scope="col">Waiting</th>
+              <th scope="col">Parallelism</th>
+              <th scope="col">Rate</th>
+              <th scope="col">State</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {flow.data.map((key) => (
+              <tr key={key.flowControlKey}>
+                <td class="mono">{key.flowControlKey}</td>
+                <td class="mono">{key.waitListSize ?? 0}</td>
+                <td class="mono">
+                  {key.parallelismCount ?? 0} / {key.parallelismMax || '∞'}
+                </td>
+                <td class="mono">
+                  {key.rateCount ?? 0} / {key.rateMax || '∞'}
+                  {key.ratePeriod ? ` per ${key.ratePeriod} s` : ''}
+                </td>
+                <td>
+                  <span class={`badge ${key.isPaused ? 'muted' : 'good'}`}>
+                    {key.isPaused ? 'paused' : 'running'}
+                  </span>
+                </td>
+                <td class="row-actions">
+                  <button
+                    type="button"
+                    aria-label={`${key.isPaused ? 'Resume' : 'Pause'} flow-control key ${key.flowControlKey}`}
+                    onClick={() =>
+                      flowActions.act(async () => {
+                        const action = key.isPaused ? 'resume' : 'pause';
+                        await api(
+                          `/v2/flowControl/${encodeURIComponent(key.flowControlKey)}/${action}`,
+                          {
+                            method: 'POST',
+                          },
+                        );
+                        return `${key.isPaused ? 'Resumed' : 'Paused'} ${key.flowControlKey}.`;
+                      })
+                    }
+                  >
+                    {key.isPaused ? 'Resume' : 'Pause'}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
