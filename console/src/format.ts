@@ -27,8 +27,12 @@ const STATES: Record<string, readonly [label: string, tone: string]> = {
   CANCELED: ['canceled', 'muted'],
 };
 
-export function stateLabel(state: string): readonly [string, string] {
-  return STATES[state] ?? [state.toLowerCase(), 'muted'];
+/** In a timeline an event is something that happened, not where a message stands. */
+const EVENT_LABELS: Record<string, string> = { CREATED: 'created', ACTIVE: 'attempt started' };
+
+export function stateLabel(state: string, asEvent = false): readonly [string, string] {
+  const [label, tone] = STATES[state] ?? [state.toLowerCase(), 'muted'];
+  return [(asEvent && EVENT_LABELS[state]) || label, tone];
 }
 
 /** Bytes in a unit a reader takes in at once. */

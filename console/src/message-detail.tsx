@@ -230,7 +230,7 @@ export function MessageDetailView({ messageId }: { messageId: string }) {
           <ol class="timeline">
             {data.events.map((event, index) => (
               <li key={`${event.time}-${index}`}>
-                <time>{formatTime(event.time)}</time> <StateBadge state={event.state} />
+                <time>{formatTime(event.time)}</time> <StateBadge state={event.state} asEvent />
                 {event.responseStatus !== undefined && (
                   <span class="mono"> HTTP {event.responseStatus}</span>
                 )}

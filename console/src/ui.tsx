@@ -54,8 +54,16 @@ export function useLoad<T>(
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
-export function StateBadge({ state, inFlight = false }: { state: string; inFlight?: boolean }) {
-  const [label, tone] = stateLabel(inFlight ? 'ACTIVE' : state);
+export function StateBadge({
+  state,
+  inFlight = false,
+  asEvent = false,
+}: {
+  state: string;
+  inFlight?: boolean;
+  asEvent?: boolean;
+}) {
+  const [label, tone] = stateLabel(inFlight ? 'ACTIVE' : state, asEvent);
   return <span class={`badge ${tone}`}>{label}</span>;
 }
 

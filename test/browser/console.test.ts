@@ -117,8 +117,8 @@ describe('the console, in Chromium', () => {
     const timeline = page.getByRole('list').filter({ hasText: 'HTTP 201' });
     await timeline.waitFor();
     expect(await timeline.getByRole('listitem').allInnerTexts()).toEqual([
-      expect.stringContaining('pending'),
-      expect.stringContaining('in flight'),
+      expect.stringContaining('created'),
+      expect.stringContaining('attempt started'),
       expect.stringContaining('delivered'),
     ]);
     await page.getByText('X-Trace').waitFor();
