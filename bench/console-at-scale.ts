@@ -141,7 +141,10 @@ async function main(): Promise<void> {
         ['messages, oldest first', '/v2/console/messages?order=earliestFirst&count=50'],
         ['one message story', `/v2/console/messages/${middle}`],
         ['DLQ, first page', '/v2/dlq?count=50'],
-        ['live poll, nothing new', `/v2/events?order=earliestFirst&count=1000&cursor=${Date.now()}`],
+        [
+          'live poll, nothing new',
+          `/v2/events?order=earliestFirst&count=1000&cursor=${Date.now()}`,
+        ],
       ];
       const rows: string[] = [];
       let baseline = 0;
