@@ -1,15 +1,17 @@
 import { useState } from 'preact/hooks';
 import { api, query } from './api';
 import { formatTime, parseLocalTime } from './format';
-import { filtersOf, submitFilters } from './messages';
+import { FilterButtons, filtersOf, MessageFilterFields, submitFilters } from './messages';
 import type { Route } from './router';
 import { href } from './router';
 import {
+  ColumnHeads,
   Empty,
   ErrorNotice,
   Field,
   Pager,
   StatusLine,
+  useActions,
   useCursorPages,
   useDraft,
   useLoad,
@@ -51,8 +53,6 @@ export function DlqView({ route }: { route: Route }) {
   const pages = useCursorPages(key);
   const { bind } = useDraft(filters, key);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [status, setStatus] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
   const { data, error, reload } = useLoad(
     () =>
       api<{ messages: DeadLetterRow[]; cursor?: string }>(
@@ -73,16 +73,14 @@ export function DlqView({ route }: { route: Route }) {
   const rows = data?.messages ?? [];
   const visible = rows.filter((row) => selected.has(row.dlqId)).map((row) => row.dlqId);
 
-  const act = async (run: () => Promise<string>) => {
-    setActionError(undefined);
-    try {
-      setStatus(await run());
-      setSelected(new Set());
-      reload();
-    } catch (failure) {
-      setActionError(failure);
-    }
-  };
+  const {
+    status,
+    error: actionError,
+    act,
+  } = useActions(() => {
+    setSelected(new Set());
+    reload();
+  });
   const retry = (dlqIds: readonly string[]) =>
     act(async () => {
       const answer = await api<{ responses: { messageId: string }[] }>('/v2/dlq/retry', {
@@ -115,18 +113,7 @@ export function DlqView({ route }: { route: Route }) {
     <section aria-labelledby="dlq-title">
       <h1 id="dlq-title">Dead-letter queue</h1>
       <form class="filters" onSubmit={submitFilters('/dlq', FILTERS)} aria-label="DLQ filters">
-        <Field label="Destination URL">
-          <input {...bind('url')} type="search" placeholder="exact URL" />
-        </Field>
-        <Field label="Label">
-          <input {...bind('label')} type="search" />
-        </Field>
-        <Field label="Queue">
-          <input {...bind('queueName')} type="search" />
-        </Field>
-        <Field label="Schedule">
-          <input {...bind('scheduleId')} type="search" />
-        </Field>
+        <MessageFilterFields bind={bind} />
         <Field label="Response status">
           <input
             {...bind('responseStatus')}
@@ -141,12 +128,7 @@ export function DlqView({ route }: { route: Route }) {
         <Field label="Failed until">
           <input {...bind('to')} type="datetime-local" step={1} />
         </Field>
-        <div class="actions">
-          <button type="submit">Apply</button>
-          <a href={href('/dlq')} class="button secondary">
-            Clear
-          </a>
-        </div>
+        <FilterButtons path="/dlq" />
       </form>
       <ErrorNotice error={error} />
       <ErrorNotice error={actionError} />
@@ -167,28 +149,27 @@ export function DlqView({ route }: { route: Route }) {
       {data && rows.length === 0 && <Empty>The DLQ holds no failed messages that match.</Empty>}
       {rows.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">
-                <input
-                  type="checkbox"
-                  aria-label="Select every dead letter on this page"
-                  checked={visible.length === rows.length}
-                  onChange={(event) =>
-                    setSelected(
-                      new Set(event.currentTarget.checked ? rows.map((row) => row.dlqId) : []),
-                    )
-                  }
-                />
-              </th>
-              <th scope="col">Message</th>
-              <th scope="col">Destination</th>
-              <th scope="col">Last response</th>
-              <th scope="col">Created</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeads
+            names={[
+              <input
+                key="all"
+                type="checkbox"
+                aria-label="Select every dead letter on this page"
+                checked={visible.length === rows.length}
+                onChange={(event) =>
+                  setSelected(
+                    new Set(event.currentTarget.checked ? rows.map((row) => row.dlqId) : []),
+                  )
+                }
+              />,
+              'Message',
+              'Destination',
+              'Last response',
+              'Created',
+              'Failed',
+              'Actions',
+            ]}
+          />
           <tbody>
             {rows.map((row) => (
               <tr key={row.dlqId}>

@@ -4,7 +4,7 @@ import { formatBytes, formatTime } from './format';
 import type { MessageRow } from './messages';
 import { FINAL_STATES, MessageTable } from './messages';
 import { href } from './router';
-import { ErrorNotice, StateBadge, StatusLine, useLoad, useTickWhile } from './ui';
+import { ErrorNotice, StateBadge, StatusLine, useActions, useLoad, useTickWhile } from './ui';
 
 type Excerpt = { excerpt?: string; bytes: number; truncated?: boolean; binary?: boolean };
 type TimelineEvent = {
@@ -89,8 +89,6 @@ function Headers({
 }
 
 export function MessageDetailView({ messageId }: { messageId: string }) {
-  const [status, setStatus] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
   const [unfinished, setUnfinished] = useState(true);
   const tick = useTickWhile(unfinished);
   const { data, error, reload } = useLoad(
@@ -100,15 +98,7 @@ export function MessageDetailView({ messageId }: { messageId: string }) {
   useEffect(() => {
     if (data) setUnfinished(!FINAL_STATES.has(data.state ?? ''));
   }, [data]);
-  const act = async (run: () => Promise<string>) => {
-    setActionError(undefined);
-    try {
-      setStatus(await run());
-      reload();
-    } catch (failure) {
-      setActionError(failure);
-    }
-  };
+  const { status, error: actionError, act } = useActions(reload);
   const request = data?.request;
   return (
     <section aria-labelledby="message-title">

@@ -5,6 +5,7 @@ import { formatTime, parseLocalTime } from './format';
 import type { Route } from './router';
 import { href, navigate } from './router';
 import {
+  ColumnHeads,
   Empty,
   ErrorNotice,
   Field,
@@ -74,19 +75,45 @@ export function submitFilters(path: string, names: readonly string[]) {
   };
 }
 
+type Bind = ReturnType<typeof useDraft>['bind'];
+
+/** The filters messages and dead letters share: destination, label, queue, schedule. */
+export function MessageFilterFields({ bind }: { bind: Bind }) {
+  return (
+    <>
+      <Field label="Destination URL">
+        <input {...bind('url')} type="search" placeholder="exact URL" />
+      </Field>
+      <Field label="Label">
+        <input {...bind('label')} type="search" />
+      </Field>
+      <Field label="Queue">
+        <input {...bind('queueName')} type="search" />
+      </Field>
+      <Field label="Schedule">
+        <input {...bind('scheduleId')} type="search" />
+      </Field>
+    </>
+  );
+}
+
+export function FilterButtons({ path }: { path: string }) {
+  return (
+    <div class="actions">
+      <button type="submit">Apply</button>
+      <a href={href(path)} class="button secondary">
+        Clear
+      </a>
+    </div>
+  );
+}
+
 export function MessageTable({ rows }: { rows: readonly MessageRow[] }) {
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Message</th>
-          <th scope="col">State</th>
-          <th scope="col">Destination</th>
-          <th scope="col">Created</th>
-          <th scope="col">Last change</th>
-          <th scope="col">Last response</th>
-        </tr>
-      </thead>
+      <ColumnHeads
+        names={['Message', 'State', 'Destination', 'Created', 'Last change', 'Last response']}
+      />
       <tbody>
         {rows.map((row) => (
           <tr key={row.messageId}>
@@ -188,18 +215,7 @@ export function MessagesView({ route }: { route: Route }) {
             ))}
           </select>
         </Field>
-        <Field label="Destination URL">
-          <input {...bind('url')} type="search" placeholder="exact URL" />
-        </Field>
-        <Field label="Label">
-          <input {...bind('label')} type="search" />
-        </Field>
-        <Field label="Queue">
-          <input {...bind('queueName')} type="search" />
-        </Field>
-        <Field label="Schedule">
-          <input {...bind('scheduleId')} type="search" />
-        </Field>
+        <MessageFilterFields bind={bind} />
         <Field label="From">
           <input {...bind('from')} type="datetime-local" step={1} />
         </Field>
@@ -212,12 +228,7 @@ export function MessagesView({ route }: { route: Route }) {
             <option value="earliestFirst">Oldest first</option>
           </select>
         </Field>
-        <div class="actions">
-          <button type="submit">Apply</button>
-          <a href={href('/messages')} class="button secondary">
-            Clear
-          </a>
-        </div>
+        <FilterButtons path="/messages" />
       </form>
       <p class="hint">
         Times bound when messages were created; for delivered, failed and canceled ones, when they

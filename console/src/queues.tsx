@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, api } from './api';
 import { formatTime } from './format';
 import { href } from './router';
-import { Empty, ErrorNotice, StatusLine, useLoad } from './ui';
+import { ColumnHeads, Empty, ErrorNotice, StatusLine, useActions, useLoad } from './ui';
 
 type Queue = {
   name: string;
@@ -32,21 +32,6 @@ async function loadFlowControl(): Promise<FlowControlKey[] | undefined> {
     if (error instanceof ApiError && error.status === 404) return undefined;
     throw error;
   }
-}
-
-function useActions(reload: () => void) {
-  const [status, setStatus] = useState<string>();
-  const [error, setError] = useState<unknown>();
-  const act = async (run: () => Promise<string>) => {
-    setError(undefined);
-    try {
-      setStatus(await run());
-      reload();
-    } catch (failure) {
-      setError(failure);
-    }
-  };
-  return { status, error, act };
 }
 
 function ParallelismEditor({
@@ -96,16 +81,7 @@ export function QueuesView() {
       )}
       {queues.data && queues.data.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Queue</th>
-              <th scope="col">Lag</th>
-              <th scope="col">Parallelism</th>
-              <th scope="col">State</th>
-              <th scope="col">Updated</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Queue', 'Lag', 'Parallelism', 'State', 'Updated', 'Actions']} />
           <tbody>
             {queues.data.map((queue) => (
               <tr key={queue.name}>
@@ -170,16 +146,7 @@ export function QueuesView() {
       )}
       {flow.data && flow.data.length > 0 && (
         <table aria-labelledby="flow-title">
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Waiting</th>
-              <th scope="col">Parallelism</th>
-              <th scope="col">Rate</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Key', 'Waiting', 'Parallelism', 'Rate', 'State', 'Actions']} />
           <tbody>
             {flow.data.map((key) => (
               <tr key={key.flowControlKey}>

@@ -1,10 +1,18 @@
 import type { TargetedSubmitEvent } from 'preact';
-import { useState } from 'preact/hooks';
 import { api } from './api';
 import { formatTime } from './format';
 import { destinationPath, requestHeaders, settingHeaders } from './request-headers';
 import { href } from './router';
-import { Empty, ErrorNotice, Field, StatusLine, useDraft, useLoad } from './ui';
+import {
+  ColumnHeads,
+  Empty,
+  ErrorNotice,
+  Field,
+  StatusLine,
+  useActions,
+  useDraft,
+  useLoad,
+} from './ui';
 
 type Schedule = {
   scheduleId: string;
@@ -35,18 +43,8 @@ const INITIAL = {
 export function SchedulesView() {
   const { data, error, reload } = useLoad(() => api<Schedule[]>('/v2/schedules'), []);
   const { draft, bind, setDraft } = useDraft(INITIAL);
-  const [status, setStatus] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
 
-  const act = async (run: () => Promise<string>) => {
-    setActionError(undefined);
-    try {
-      setStatus(await run());
-      reload();
-    } catch (failure) {
-      setActionError(failure);
-    }
-  };
+  const { status, error: actionError, act } = useActions(reload);
   const create = (event: TargetedSubmitEvent<HTMLFormElement>) => {
     event.preventDefault();
     void act(async () => {
@@ -76,17 +74,9 @@ export function SchedulesView() {
       {data && data.length === 0 && <Empty>No schedules yet: create one below.</Empty>}
       {data && data.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Schedule</th>
-              <th scope="col">Cron</th>
-              <th scope="col">Destination</th>
-              <th scope="col">State</th>
-              <th scope="col">Last run</th>
-              <th scope="col">Next run</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeads
+            names={['Schedule', 'Cron', 'Destination', 'State', 'Last run', 'Next run', 'Actions']}
+          />
           <tbody>
             {data.map((schedule) => (
               <tr key={schedule.scheduleId}>

@@ -189,3 +189,37 @@ export function useDraft(initial: Record<string, string>, resetKey = '') {
   });
   return { draft, bind, setDraft };
 }
+
+/**
+ * What a view's buttons do: run an action, show what it did in the status line (or why it
+ * failed), then `onDone` (reload the view).
+ */
+export function useActions(onDone: () => void) {
+  const [status, setStatus] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const act = async (run: () => Promise<string>) => {
+    setError(undefined);
+    try {
+      setStatus(await run());
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return { status, error, act };
+}
+
+/** A table's column headings. */
+export function ColumnHeads({ names }: { names: readonly ComponentChildren[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name, index) => (
+          <th key={index} scope="col">
+            {name}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

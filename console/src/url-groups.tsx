@@ -1,8 +1,16 @@
 import type { TargetedSubmitEvent } from 'preact';
-import { useState } from 'preact/hooks';
 import { api } from './api';
 import { formatTime } from './format';
-import { Empty, ErrorNotice, Field, StatusLine, useDraft, useLoad } from './ui';
+import {
+  ColumnHeads,
+  Empty,
+  ErrorNotice,
+  Field,
+  StatusLine,
+  useActions,
+  useDraft,
+  useLoad,
+} from './ui';
 
 type UrlGroup = {
   name: string;
@@ -14,17 +22,7 @@ type UrlGroup = {
 export function UrlGroupsView() {
   const { data, error, reload } = useLoad(() => api<UrlGroup[]>('/v2/topics'), []);
   const { draft, bind, setDraft } = useDraft({ group: '', url: '', name: '' });
-  const [status, setStatus] = useState<string>();
-  const [actionError, setActionError] = useState<unknown>();
-  const act = async (run: () => Promise<string>) => {
-    setActionError(undefined);
-    try {
-      setStatus(await run());
-      reload();
-    } catch (failure) {
-      setActionError(failure);
-    }
-  };
+  const { status, error: actionError, act } = useActions(reload);
   const endpoints = (group: string) => `/v2/topics/${encodeURIComponent(group)}/endpoints`;
   const add = (event: TargetedSubmitEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -57,13 +55,7 @@ export function UrlGroupsView() {
             updated {formatTime(group.updatedAt)}
           </p>
           <table class="compact">
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Name</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Endpoint', 'Name', 'Actions']} />
             <tbody>
               {group.endpoints.map((endpoint) => (
                 <tr key={endpoint.url}>
