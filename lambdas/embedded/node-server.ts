@@ -1,12 +1,18 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { createServer, STATUS_CODES } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
 import type { ApiRequest, ApiResponse } from '../http/api-types';
 
 export type NodeServerOptions = {
   readonly handle: (request: ApiRequest) => Promise<ApiResponse>;
   /** Bodies larger than this are refused with 413 before they are read in full. */
   readonly maxBodyBytes: number;
+  /**
+   * Answers the requests it recognises straight from node:http, before any body is read (the
+   * embedded server's own endpoints, a download among them); returns false for the others,
+   * which go to `handle`.
+   */
+  readonly serveDirect?: (req: IncomingMessage, res: ServerResponse) => boolean;
 };
 
 // Headroom for clients that hold a keep-alive connection open for 5 s (the common default).
@@ -19,22 +25,35 @@ export const MAX_HEADER_BYTES = 16 * 1024;
  * dropped `Upstash-*` header would be a setting silently ignored, so more are refused instead.
  */
 export const MAX_HEADER_COUNT = 200;
+/**
+ * After a request is refused before its body was read, at most this much more of it is read
+ * (and dropped) before the connection is closed. A client that sends its whole body before it
+ * reads the answer only sees the answer if the server reads what it sends: closing with unread
+ * data makes the OS reset the connection, and the reset destroys the answer on its way. 64 MiB
+ * covers a body several times the largest request accepted (10 MiB by default) at the cost of
+ * well under a second of loopback or LAN bandwidth; a client sending more than that after being
+ * refused is cut off.
+ */
+export const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+/** How long a refused request's connection is kept open at most (nginx's `lingering_time`). */
+const LINGER_MS = 30_000;
+const EMPTY_BODY = new Uint8Array();
 
 /** Serves the API over node:http: reads each request into an ApiRequest, writes the ApiResponse. */
 export function createNodeServer(options: NodeServerOptions): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
-      req.resume();
-      writeResponse(
-        res,
+      refuseEarly(
+        req,
         errorAnswer(431, `more than ${MAX_HEADER_COUNT} header fields; send fewer headers`),
       );
       return;
     }
+    if (options.serveDirect?.(req, res)) return;
     readRequest(req, options.maxBodyBytes).then(
       async (request) => {
         if (request === undefined) {
-          writeResponse(res, tooLarge(options.maxBodyBytes));
+          refuseEarly(req, tooLarge(options.maxBodyBytes));
           return;
         }
         writeResponse(res, await options.handle(request));
@@ -44,6 +63,17 @@ export function createNodeServer(options: NodeServerOptions): Server {
         res.destroy();
       },
     );
+  };
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+  // A client that waits for `100 Continue` (curl does for large bodies) is refused before it
+  // sends a body that is too large, instead of after.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (declaredLength(req) > options.maxBodyBytes) {
+      refuseEarly(req, tooLarge(options.maxBodyBytes));
+      return;
+    }
+    res.writeContinue();
+    onRequest(req, res);
   });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -56,7 +86,7 @@ export function createNodeServer(options: NodeServerOptions): Server {
 function errorAnswer(status: number, error: string): ApiResponse {
   return {
     status,
-    headers: { 'content-type': 'application/json', connection: 'close' },
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ error }),
   };
 }
@@ -65,50 +95,93 @@ function tooLarge(maxBodyBytes: number): ApiResponse {
   return errorAnswer(413, `request body is larger than the ${maxBodyBytes} bytes allowed`);
 }
 
-const CLIENT_ERRORS: Record<string, readonly [number, string, string]> = {
+const CLIENT_ERRORS: Record<string, readonly [number, string]> = {
   HPE_HEADER_OVERFLOW: [
     431,
-    'Request Header Fields Too Large',
     `the request line and headers are larger than the ${MAX_HEADER_BYTES} bytes allowed`,
   ],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request took too long to arrive'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request took too long to arrive'],
 };
+
+/** Connections answered early whose client may still be sending; see lingerAfter. */
+const lingering = new WeakSet<Duplex>();
 
 /**
  * A request Node could not parse never reaches the API: it is answered here, in the API's JSON
- * error shape rather than Node's bare status line, and the connection is closed.
+ * error shape rather than Node's bare status line, and the connection is closed once the client
+ * has stopped sending. Node reports every further chunk of such a connection as another error;
+ * those are what lingering drops.
  */
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (lingering.has(socket)) return;
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
-  const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+  const [status, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
     400,
-    'Bad Request',
     `malformed HTTP request (${error.code ?? error.message})`,
   ];
-  const body = JSON.stringify({ error: message });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  // Past a parse error the request has no known end: the answer half-closes the connection, and
+  // the client's own close ends it.
+  socket.end(rawResponse(errorAnswer(status, message)));
+  lingerAfter(socket);
+}
+
+/**
+ * Answers a request refused before its body was read (too large, too many headers), and closes
+ * the connection once the client has sent the rest of it (see MAX_DISCARDED_BYTES): a client
+ * that stops writing when the server closes its side would otherwise stop short of reading the
+ * answer. The answer goes to the socket directly: node:http would close the connection as soon
+ * as a `connection: close` response is written, while the client is still sending.
+ */
+function refuseEarly(req: IncomingMessage, answer: ApiResponse): void {
+  const { socket } = req;
+  if (lingering.has(socket)) return;
+  socket.write(rawResponse(answer));
+  req.once('end', () => socket.end());
+  // The body is counted as the request reads it: a 'data' listener on the socket itself would
+  // take it from the HTTP parser, which reads the connection directly.
+  lingerAfter(socket, req);
+}
+
+/**
+ * Keeps reading (and dropping) what the client still sends on a connection that was answered,
+ * until the client closes its side, MAX_DISCARDED_BYTES have arrived from `source`, or
+ * LINGER_MS have passed.
+ */
+function lingerAfter(socket: Duplex, source: Readable = socket): void {
+  lingering.add(socket);
+  let discarded = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  // The client has sent all it will: nothing is left to wait for.
+  socket.once('end', () => socket.end());
+  source.on('data', (chunk: Buffer) => {
+    discarded += chunk.byteLength;
+    if (discarded > MAX_DISCARDED_BYTES) socket.destroy();
+  });
+  source.resume();
+}
+
+/** An ApiResponse as the bytes of an HTTP/1.1 response that closes the connection. */
+function rawResponse(answer: ApiResponse): string {
+  const headers = Object.entries(answer.headers ?? {})
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return (
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${headers}` +
+    `content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`
   );
 }
 
-/** Resolves undefined when the body is over the limit. */
-async function readRequest(
-  req: IncomingMessage,
-  maxBodyBytes: number,
-): Promise<ApiRequest | undefined> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBodyBytes) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > maxBodyBytes) return undefined;
-    chunks.push(chunk);
-  }
+function declaredLength(req: IncomingMessage): number {
+  return Number(req.headers['content-length'] ?? 0);
+}
+
+/** The request as the API takes it; `body` is empty for a request answered from its head. */
+export function toApiRequest(req: IncomingMessage, body: Uint8Array = EMPTY_BODY): ApiRequest {
   const url = req.url ?? '/';
   const queryStart = url.indexOf('?');
   const headers: Record<string, string | undefined> = {};
@@ -120,12 +193,49 @@ async function readRequest(
     path: queryStart === -1 ? url : url.slice(0, queryStart),
     rawQuery: queryStart === -1 ? '' : url.slice(queryStart + 1),
     headers,
-    body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size),
+    body,
     sourceIp: req.socket.remoteAddress,
   };
 }
 
-function writeResponse(res: ServerResponse, response: ApiResponse): void {
+/**
+ * Resolves undefined when the body is over the limit, leaving the rest of it unread (and the
+ * request intact, for refuseEarly to drain); rejects when the client goes away mid-body.
+ */
+function readRequest(req: IncomingMessage, maxBodyBytes: number): Promise<ApiRequest | undefined> {
+  if (declaredLength(req) > maxBodyBytes) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxBodyBytes) {
+        stop();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(toApiRequest(req, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    };
+    const onClose = () => {
+      stop();
+      reject(new Error('the client closed the connection before sending the whole body'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  });
+}
+
+export function writeResponse(res: ServerResponse, response: ApiResponse): void {
   res.writeHead(response.status, {
     ...response.headers,
     'content-length': Buffer.byteLength(response.body),
