@@ -1,5 +1,6 @@
 import type { Logger } from '../ports/logger';
 import type { AttemptSettlement, DeliveryQueue, MessageStore } from '../ports/message-store';
+import type { Telemetry } from '../ports/telemetry';
 import type { DeliveryDeps } from './delivery';
 import { attemptDelivery } from './delivery';
 import type { Message } from './message';
@@ -9,6 +10,8 @@ export type ProcessDeliveryDeps = DeliveryDeps & {
   readonly queue: DeliveryQueue;
   /** Told about every attempt that failed, with why and what follows. */
   readonly logger?: Logger;
+  /** Told about every settled attempt. */
+  readonly telemetry?: Telemetry;
 };
 
 /**
@@ -22,7 +25,9 @@ export async function processDelivery(
   retried: number,
   signal?: AbortSignal,
 ): Promise<AttemptSettlement> {
+  const startedAt = performance.now();
   const attempted = await attemptDelivery(deps, message, retried, signal);
+  const attemptMs = performance.now() - startedAt;
   // Callbacks are queued before they are stored, as publishes are (see publishMessage): a
   // crash in between leaves a stray queue entry, never a stored callback nothing delivers. A
   // callback the store then drops (a cancel raced the attempt) is such a stray entry too.
@@ -31,7 +36,22 @@ export async function processDelivery(
   }
   const settled = await deps.store.settleAttempt(attempted);
   if (deps.logger) logFailedAttempt(deps.logger, settled);
+  if (deps.telemetry) reportAttempt(deps.telemetry, settled, attemptMs, deps.clock.now());
   return settled;
+}
+
+function reportAttempt(
+  telemetry: Telemetry,
+  { message, outcome }: AttemptSettlement,
+  attemptMs: number,
+  nowMs: number,
+): void {
+  telemetry.attemptSettled({
+    outcome: outcome.kind,
+    kind: message.callbackFor?.kind ?? 'message',
+    attemptMs,
+    ...(outcome.kind === 'delivered' && { publishToDeliveryMs: nowMs - message.createdAt }),
+  });
 }
 
 /**

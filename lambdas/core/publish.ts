@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock';
 import type { DedupClaim, DeliveryQueue, MessageStore } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
+import type { Telemetry } from '../ports/telemetry';
 import type { UrlGroupStore } from '../ports/url-group-store';
 import type { CoreConfig } from './config';
 import { dedupKey } from './dedup';
@@ -53,6 +54,7 @@ export type PublishDeps = {
   readonly config: CoreConfig;
   readonly queues: QueueStore;
   readonly urlGroups: UrlGroupStore;
+  readonly telemetry?: Telemetry;
 };
 
 /** Where one message of a publish goes: the URL, or one endpoint of the URL group. */
@@ -109,6 +111,8 @@ export async function publishMessage(
   request: PublishRequest,
 ): Promise<PublishResult> {
   const { config } = deps;
+  // A monotonic clock for the duration: the Clock port is wall time, which may step.
+  const startedAt = performance.now();
   const now = deps.clock.now();
   const { destination, headers, options, notBefore } = validatePublish(config, request, now);
   if (options.cron !== undefined) {
@@ -176,6 +180,15 @@ export async function publishMessage(
         }
       : undefined;
     published.push(await storeMessage(deps, message, dedup, now));
+  }
+  if (deps.telemetry) {
+    let deduplicated = 0;
+    for (const message of published) if (message.deduplicated) deduplicated += 1;
+    deps.telemetry.published(
+      published.length - deduplicated,
+      deduplicated,
+      performance.now() - startedAt,
+    );
   }
   return destination.kind === 'url' ? published[0]! : published;
 }

@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import { SqliteBackup } from '../adapters/embedded/sqlite-backup';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
+import { SqliteGauges } from '../adapters/embedded/sqlite-gauges';
 import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
+import { databaseHealthCheck } from '../adapters/embedded/sqlite-health';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
 import { SqlitePendingMessageList } from '../adapters/embedded/sqlite-pending-message-list';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
@@ -24,6 +27,8 @@ import type { EmbeddedConfig } from './config';
 import { consoleAssets } from './console-assets';
 import { DeliveryWorker } from './delivery-worker';
 import { createNodeServer } from './node-server';
+import { createOpsEndpoints } from './ops-endpoints';
+import { PrometheusMetrics } from './prometheus-metrics';
 import { ScheduleRunner } from './schedule-runner';
 
 export type RunningServer = {
@@ -38,6 +43,8 @@ export type RunningServer = {
 // A claim outlives the longest attempt; it matters only while the process lives, since a
 // restart frees every lease of the process before it.
 const LEASE_MARGIN_MS = 60_000;
+/** How often the pending gauge reads new events when nobody scrapes (see SqliteGauges.keepUp). */
+const GAUGE_KEEP_UP_MS = 10_000;
 
 /**
  * The embedded runtime's composition root: one process with the HTTP API and the delivery
@@ -49,6 +56,8 @@ export async function startEmbedded(
   clock: Clock = systemClock,
 ): Promise<RunningServer> {
   const db = openDatabase(config.dataDir, config.sqliteSynchronous);
+  // Counted before anything runs: from here on the pending gauge follows the event log.
+  const gauges = new SqliteGauges(db);
   // A cancel that removes waiting messages may let the next messages of their queues start.
   const messages = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
   // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
@@ -67,6 +76,13 @@ export async function startEmbedded(
   let worker: DeliveryWorker | undefined;
   const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
   const queues = new SqliteQueueStore(db, () => worker?.notify(clock.now()));
+  const metrics = new PrometheusMetrics({
+    pendingMessages: () => gauges.pendingMessages(),
+    inFlight: () => worker?.inFlight ?? 0,
+    deadLetters: () => gauges.deadLetters(),
+    queues: () => queues.listQueues(),
+    schedules: () => gauges.schedules(),
+  });
   const deliveryDeps = {
     client,
     clock,
@@ -76,6 +92,7 @@ export async function startEmbedded(
     store,
     queue,
     logger,
+    telemetry: metrics,
   };
   worker = new DeliveryWorker({
     store: messages,
@@ -105,6 +122,7 @@ export async function startEmbedded(
     urlGroups: new SqliteUrlGroupStore(db),
     schedules,
     trigger: runner,
+    telemetry: metrics,
   };
 
   const api = createApi({
@@ -120,6 +138,14 @@ export async function startEmbedded(
   const server = createNodeServer({
     handle: async (request) => asset(request) ?? api(request),
     maxBodyBytes: config.maxRequestBytes,
+    serveDirect: createOpsEndpoints({
+      token: config.token,
+      logger,
+      clock,
+      checkHealth: databaseHealthCheck(db),
+      metrics,
+      backup: new SqliteBackup(db, config.dataDir),
+    }),
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -132,6 +158,7 @@ export async function startEmbedded(
   }
   worker.start();
   runner.start();
+  const stopGauges = gauges.keepUp(GAUGE_KEEP_UP_MS);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -148,6 +175,7 @@ export async function startEmbedded(
         await worker.stop(config.shutdownGraceMs);
         await closed;
         await client.close();
+        stopGauges();
         db.close();
       })();
       return stopping;

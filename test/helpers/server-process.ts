@@ -11,15 +11,30 @@ export type ServerProcess = {
   output: () => string;
 };
 
+export type SpawnOptions = {
+  readonly timeoutMs?: number;
+  /**
+   * Start the process with SIGXFSZ ignored, so that a file size limit set on it later
+   * (`prlimit --fsize`) makes its writes fail with EFBIG, as a full disk would, instead of
+   * killing it.
+   */
+  readonly writesMayFail?: boolean;
+};
+
 /**
  * Runs `bin/sqstash.ts` as its own process, exactly as `npm start` does, so tests can kill it
  * for real. Resolves when it prints its readiness line.
  */
 export async function spawnServer(
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  { timeoutMs = 20_000, writesMayFail = false }: SpawnOptions = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'sqstash.ts')], {
+  const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bin', 'sqstash.ts')];
+  // An ignored signal stays ignored across exec, so bash hands it to node and steps aside.
+  const [command, ...args] = writesMayFail
+    ? ['bash', '-c', `trap '' XFSZ; exec "$@"`, 'bash', ...node]
+    : node;
+  const child = spawn(command!, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', SQSTASH_LOG_LEVEL: 'warn', ...env },
   });
