@@ -45,6 +45,8 @@ export function lambdaEnvironment(
     [AWS_ENV.dedupWindow]: seconds(config.dedupWindow),
     // Unset: the core's default (1 MiB).
     [AWS_ENV.maxBodyBytes]: undefined,
+    // Unset: the core's default (1 MiB); a longer step history is fetched by the SDK.
+    [AWS_ENV.workflowInlineStepsBytes]: undefined,
     // Deliveries never reach loopback (the Lambda runtime API), private or link-local (the
     // metadata endpoint) addresses: a VPC-less function has no private network to reach.
     [AWS_ENV.allowLoopbackDestinations]: 'false',

@@ -15,6 +15,7 @@ export const CORE_ENV = {
   maxTimeout: 'SQSTASH_MAX_TIMEOUT',
   dedupWindow: 'SQSTASH_DEDUP_WINDOW',
   maxBodyBytes: 'SQSTASH_MAX_BODY_BYTES',
+  workflowInlineStepsBytes: 'SQSTASH_WORKFLOW_INLINE_STEPS_BYTES',
 } as const;
 
 /**
@@ -157,6 +158,12 @@ export class EnvReader {
         CORE_ENV.maxBodyBytes,
         defaults.maxBodyBytes,
         1,
+        MAX_BODY_BYTES_CAP,
+      ),
+      workflowInlineStepsBytes: this.integer(
+        CORE_ENV.workflowInlineStepsBytes,
+        defaults.workflowInlineStepsBytes,
+        0,
         MAX_BODY_BYTES_CAP,
       ),
     };

@@ -1,4 +1,4 @@
-import { BadRequestError, QStashApiError } from './errors';
+import { BadRequestError, QStashApiError, WorkflowRunEndedError } from './errors';
 import { isPlainObject } from './json-values';
 import type { PublishDeps, PublishRequest, PublishResult } from './publish';
 import { publishMessage } from './publish';
@@ -52,7 +52,7 @@ export async function publishBatch(
     try {
       results.push(await publishMessage(deps, parseBatchElement(element, request.callerIp)));
     } catch (error) {
-      if (!(error instanceof QStashApiError)) throw error;
+      if (!(error instanceof QStashApiError) || error instanceof WorkflowRunEndedError) throw error;
       results.push({ error: error.message });
     }
   }

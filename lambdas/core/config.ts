@@ -27,6 +27,11 @@ export type CoreConfig = {
   readonly maxBodyBytes: number;
   /** Largest destination response body kept for callbacks and dead letters. @default 1 MiB */
   readonly maxResponseBodyBytes: number;
+  /**
+   * Largest step history a workflow delivery carries in its body; a longer one is sent empty
+   * for the SDK to fetch (`LazyFetch`, `GET /v2/workflows/runs/{id}`). @default 1 MiB
+   */
+  readonly workflowInlineStepsBytes: number;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
@@ -39,4 +44,5 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   dedupWindowMs: 90 * DAY_MS,
   maxBodyBytes: MIB,
   maxResponseBodyBytes: MIB,
+  workflowInlineStepsBytes: MIB,
 };

@@ -55,3 +55,15 @@ export class NotImplementedError extends QStashApiError {
     this.name = 'NotImplementedError';
   }
 }
+
+/**
+ * A step published for a workflow run that has ended (succeeded or been canceled) or that does
+ * not exist. `@upstash/workflow` reads a 400 here as "the run is over" and stops quietly, so it
+ * fails a whole `/v2/batch` (the SDK publishes steps in batches), never just one slot.
+ */
+export class WorkflowRunEndedError extends BadRequestError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowRunEndedError';
+  }
+}

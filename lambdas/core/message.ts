@@ -1,4 +1,5 @@
 import type { HeaderMap } from './headers';
+import type { WorkflowTag } from './workflow/workflow-run';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -45,6 +46,8 @@ export type Message = {
   readonly scheduleId?: string;
   /** Set on callback messages: the message whose attempt they report. */
   readonly callbackFor?: { readonly sourceMessageId: string; readonly kind: CallbackKind };
+  /** Set on the messages of an Upstash Workflow run (core/workflow). */
+  readonly workflow?: WorkflowTag;
 };
 
 export type CallbackKind = 'callback' | 'failure-callback';

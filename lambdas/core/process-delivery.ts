@@ -4,6 +4,13 @@ import type { Telemetry } from '../ports/telemetry';
 import type { DeliveryDeps } from './delivery';
 import { attemptDelivery } from './delivery';
 import type { Message } from './message';
+import {
+  afterWorkflowSettlement,
+  completeWorkflowSettlement,
+  prepareWorkflowDelivery,
+  skippedSettlement,
+} from './workflow/workflow-delivery';
+import type { WorkflowDeps } from './workflow/workflow-runs';
 
 export type ProcessDeliveryDeps = DeliveryDeps & {
   readonly store: MessageStore;
@@ -12,6 +19,8 @@ export type ProcessDeliveryDeps = DeliveryDeps & {
   readonly logger?: Logger;
   /** Told about every settled attempt. */
   readonly telemetry?: Telemetry;
+  /** Upstash Workflow: frames a run's deliveries and applies the run to what they settle. */
+  readonly workflow?: WorkflowDeps;
 };
 
 /**
@@ -25,9 +34,23 @@ export async function processDelivery(
   retried: number,
   signal?: AbortSignal,
 ): Promise<AttemptSettlement> {
+  const { workflow } = deps;
+  const prepared = workflow
+    ? await prepareWorkflowDelivery(workflow, message)
+    : { kind: 'deliver' as const, message };
+  if (prepared.kind === 'skip') {
+    return deps.store.settleAttempt(
+      skippedSettlement(message, retried, deps.clock.now(), prepared.reason),
+    );
+  }
   const startedAt = performance.now();
-  const attempted = await attemptDelivery(deps, message, retried, signal);
+  // Settled as the stored message, which a workflow delivery's framed body is not.
+  let attempted: AttemptSettlement = {
+    ...(await attemptDelivery(deps, prepared.message, retried, signal)),
+    message,
+  };
   const attemptMs = performance.now() - startedAt;
+  if (workflow) attempted = await completeWorkflowSettlement(workflow, attempted);
   // Callbacks are queued before they are stored, as publishes are (see publishMessage): a
   // crash in between leaves a stray queue entry, never a stored callback nothing delivers. A
   // callback the store then drops (a cancel raced the attempt) is such a stray entry too.
@@ -37,6 +60,7 @@ export async function processDelivery(
   const settled = await deps.store.settleAttempt(attempted);
   if (deps.logger) logFailedAttempt(deps.logger, settled);
   if (deps.telemetry) reportAttempt(deps.telemetry, settled, attemptMs, deps.clock.now());
+  if (workflow) await afterWorkflowSettlement(workflow, settled);
   return settled;
 }
 

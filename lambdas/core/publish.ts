@@ -3,6 +3,7 @@ import type { DedupClaim, DeliveryQueue, MessageStore } from '../ports/message-s
 import type { QueueStore } from '../ports/queue-store';
 import type { Telemetry } from '../ports/telemetry';
 import type { UrlGroupStore } from '../ports/url-group-store';
+import type { WorkflowRunStore } from '../ports/workflow-run-store';
 import type { CoreConfig } from './config';
 import { dedupKey } from './dedup';
 import type { Destination } from './destination';
@@ -15,6 +16,8 @@ import type { PublishOptions } from './publish-options';
 import { mergeQueryConfig, parsePublishOptions } from './publish-options';
 import { validateQueueName } from './queues';
 import { groupNotFound } from './url-groups';
+import type { WaitResolution } from './workflow/workflow-publish';
+import { prepareWorkflowPublish, recordWorkflowMessage } from './workflow/workflow-publish';
 
 /** A publish as the API layer received it: the path after `/v2/publish/`, raw. */
 export type PublishRequest = {
@@ -36,6 +39,8 @@ export type PublishRequest = {
   readonly idempotencyKey?: string;
   /** When the idempotency key may be reused. @default now + the dedup window */
   readonly idempotencyExpiresAt?: number;
+  /** Internal, never from a header: the wait of a workflow run this message resolves. */
+  readonly resolvesWait?: WaitResolution;
 };
 
 export type PublishedMessage = { messageId: string; url: string; deduplicated: boolean };
@@ -55,6 +60,8 @@ export type PublishDeps = {
   readonly queues: QueueStore;
   readonly urlGroups: UrlGroupStore;
   readonly telemetry?: Telemetry;
+  /** Upstash Workflow's run registry; without it a publish for a run is refused (501). */
+  readonly workflowRuns?: WorkflowRunStore;
 };
 
 /** Where one message of a publish goes: the URL, or one endpoint of the URL group. */
@@ -108,13 +115,19 @@ export function validatePublish(
  */
 export async function publishMessage(
   deps: PublishDeps,
-  request: PublishRequest,
+  received: PublishRequest,
 ): Promise<PublishResult> {
   const { config } = deps;
   // A monotonic clock for the duration: the Clock port is wall time, which may step.
   const startedAt = performance.now();
   const now = deps.clock.now();
+  // A message of an Upstash Workflow run is configured by its run (core/workflow).
+  const workflow = await prepareWorkflowPublish(deps.workflowRuns, received, now);
+  const request = workflow?.request ?? received;
   const { destination, headers, options, notBefore } = validatePublish(config, request, now);
+  if (workflow && destination.kind !== 'url') {
+    throw new BadRequestError('a workflow run publishes to a URL, not to a URL group');
+  }
   if (options.cron !== undefined) {
     // The routes that create schedules take Upstash-Cron before this; elsewhere (batch, DLQ
     // retry) publishing one message and ignoring the cron would silently drop the schedule.
@@ -147,9 +160,11 @@ export async function publishMessage(
         : undefined,
     queueName: request.queueName,
     scheduleId: request.scheduleId,
+    ...(workflow && { workflow: workflow.tag }),
   };
   // Content-based keys hash the destination as given: the URL, or the group's name.
   const baseKey =
+    workflow?.dedupKey ??
     request.idempotencyKey ??
     (options.dedup &&
       dedupKey(
@@ -179,7 +194,9 @@ export async function publishMessage(
           expiresAt: claimExpiresAt,
         }
       : undefined;
-    published.push(await storeMessage(deps, message, dedup, now));
+    const stored = await storeMessage(deps, message, dedup, now);
+    if (workflow) await recordWorkflowMessage(deps.workflowRuns!, message, stored.deduplicated);
+    published.push(stored);
   }
   if (deps.telemetry) {
     let deduplicated = 0;

@@ -12,6 +12,7 @@ import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
 import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store';
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
 import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
+import { SqliteWorkflowRunStore } from '../adapters/embedded/sqlite-workflow-run-store';
 import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
 import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
@@ -83,6 +84,17 @@ export async function startEmbedded(
     queues: () => queues.listQueues(),
     schedules: () => gauges.schedules(),
   });
+  const publishDeps = {
+    store,
+    queue,
+    clock,
+    ids,
+    config: config.core,
+    queues,
+    urlGroups: new SqliteUrlGroupStore(db),
+    workflowRuns: new SqliteWorkflowRunStore(db),
+    telemetry: metrics,
+  };
   const deliveryDeps = {
     client,
     clock,
@@ -93,6 +105,7 @@ export async function startEmbedded(
     queue,
     logger,
     telemetry: metrics,
+    workflow: publishDeps,
   };
   worker = new DeliveryWorker({
     store: messages,
@@ -113,16 +126,9 @@ export async function startEmbedded(
     fire: (scheduleId, tickTime) => fireSchedule(scheduleDeps, scheduleId, tickTime),
   });
   const scheduleDeps: ScheduleDeps = {
-    store,
-    queue,
-    clock,
-    ids,
-    config: config.core,
-    queues,
-    urlGroups: new SqliteUrlGroupStore(db),
+    ...publishDeps,
     schedules,
     trigger: runner,
-    telemetry: metrics,
   };
 
   const api = createApi({

@@ -62,10 +62,18 @@ export function messageView(message: Message): Json {
   });
 }
 
-/** A DLQMessage: the message, plus what its last attempt got back (`responseStatus` 0 for none). */
+/**
+ * A DLQMessage: the message, plus what its last attempt got back (`responseStatus` 0 for none),
+ * and for a workflow run's message, the run it belongs to.
+ */
 export function deadLetterView({ deadLetter, message }: DeadLetterEntry): Json {
   return {
     ...messageView(message),
+    ...(message.workflow && {
+      workflowRunId: message.workflow.runId,
+      workflowCreatedAt: message.workflow.createdAt,
+      workflowUrl: message.workflow.url,
+    }),
     dlqId: deadLetter.dlqId,
     responseStatus: deadLetter.responseStatus,
     responseHeader: deadLetter.responseHeader,

@@ -22,6 +22,8 @@ import type { ScheduleRouteDeps } from './routes/schedule-routes';
 import { scheduleRoutes } from './routes/schedule-routes';
 import type { UrlGroupRouteDeps } from './routes/url-group-routes';
 import { urlGroupRoutes } from './routes/url-group-routes';
+import { workflowDlqRoutes } from './routes/workflow-dlq-routes';
+import { workflowRoutes } from './routes/workflow-routes';
 
 export type ApiDeps = BaseApiDeps &
   PublishDeps &
@@ -48,6 +50,8 @@ function allRoutes(): Route<ApiDeps>[] {
     ...logRoutes,
     ...scheduleRoutes,
     ...consoleRoutes,
+    ...workflowRoutes,
+    ...workflowDlqRoutes,
   ];
 }
 

@@ -12,7 +12,7 @@ export type SqliteSynchronous = 'NORMAL' | 'FULL';
 
 export const DATABASE_FILE = 'sqstash.db';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const BUSY_TIMEOUT_MS = 2000;
 
 const MIGRATIONS: Record<number, string> = {
@@ -141,6 +141,53 @@ const MIGRATIONS: Record<number, string> = {
       schedule_id TEXT NOT NULL,
       expires_at  INTEGER NOT NULL
     );
+  `,
+  // Upstash Workflow runs (sqlite-workflow-run-store.ts).
+  2: `
+    CREATE TABLE workflow_runs (
+      run_id     TEXT PRIMARY KEY,
+      url        TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      state      TEXT NOT NULL,
+      caller_ip  TEXT,
+      labels     TEXT NOT NULL,
+      dlq_id     TEXT,
+      fields     TEXT NOT NULL
+    );
+    -- Logs and bulk actions list runs newest first.
+    CREATE INDEX workflow_runs_created ON workflow_runs (created_at, run_id);
+    -- Every message of a run (to cancel them with it); once delivered, its place in the run's
+    -- history (seq) and its body, which every later delivery of the run is handed.
+    CREATE TABLE workflow_run_messages (
+      run_id     TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      seq        INTEGER,
+      call_type  TEXT,
+      body       BLOB,
+      PRIMARY KEY (run_id, message_id)
+    );
+    CREATE UNIQUE INDEX workflow_run_steps ON workflow_run_messages (run_id, seq)
+      WHERE seq IS NOT NULL;
+    CREATE TABLE workflow_waiters (
+      waiter_id  TEXT PRIMARY KEY,
+      run_id     TEXT NOT NULL,
+      event_id   TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      claimed_by TEXT,
+      fields     TEXT NOT NULL
+    );
+    CREATE INDEX workflow_waiters_event ON workflow_waiters (event_id, created_at)
+      WHERE claimed_by IS NULL;
+    CREATE INDEX workflow_waiters_run ON workflow_waiters (run_id);
+    CREATE TABLE workflow_notifications (
+      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+      run_id     TEXT NOT NULL,
+      event_id   TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      data       BLOB NOT NULL
+    );
+    CREATE INDEX workflow_notifications_run ON workflow_notifications (run_id, event_id);
   `,
 };
 

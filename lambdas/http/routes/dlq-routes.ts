@@ -12,8 +12,10 @@ import { parseDeadLetterBulkRequest, parseDeadLetterListQuery } from '../list-qu
 import { deadLetterView } from '../message-views';
 import { pathParam } from '../path-params';
 import type { BaseApiDeps, Route } from '../route';
+import type { WorkflowLogRouteDeps } from './workflow-dlq-routes';
+import { isWorkflowSource, listWorkflowDeadLetters } from './workflow-dlq-routes';
 
-export type DlqRouteDeps = BaseApiDeps & DeadLetterDeps;
+export type DlqRouteDeps = BaseApiDeps & DeadLetterDeps & WorkflowLogRouteDeps;
 
 const EMPTY_OK: ApiResponse = { status: 200, body: '' };
 
@@ -23,6 +25,8 @@ export const dlqRoutes: Route<DlqRouteDeps>[] = [
     method: 'GET',
     pattern: /^\/v2\/dlq\/?$/,
     handle: async ({ request, deps }) => {
+      // The workflow SDK lists failed runs here, with `source=workflow` and run filters.
+      if (isWorkflowSource(request.rawQuery)) return listWorkflowDeadLetters(deps, request);
       const page = await listDeadLetters(deps, parseDeadLetterListQuery(request.rawQuery));
       return jsonResponse(200, {
         messages: page.items.map(deadLetterView),
