@@ -8,6 +8,8 @@
  *   nodejs24.x, so the warning says nothing about the deployed code.
  * - The QStash SDK logs every non-2xx answer with console.error before throwing it; the tests
  *   that provoke those answers assert on the thrown error.
+ * - The Workflow SDK logs every error of a route function (and its warnings) to the console;
+ *   the tests that make steps fail assert on what the run did about it.
  */
 const QUIET_ENV = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -18,9 +20,14 @@ const QUIET_ENV = {
 };
 for (const [name, value] of Object.entries(QUIET_ENV)) process.env[name] ??= value;
 
-const QSTASH_SDK_PREFIX = '[Upstash QStash]';
+const SDK_PREFIXES = ['[Upstash QStash]', '[Upstash Workflow]'];
+const fromSdk = ([first]: unknown[]) =>
+  typeof first === 'string' && SDK_PREFIXES.some((prefix) => first.trim().startsWith(prefix));
 const consoleError = console.error.bind(console);
 console.error = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && args[0].startsWith(QSTASH_SDK_PREFIX)) return;
-  consoleError(...args);
+  if (!fromSdk(args)) consoleError(...args);
+};
+const consoleWarn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (!fromSdk(args)) consoleWarn(...args);
 };
