@@ -15,6 +15,11 @@ export type Route<Deps> = {
   /** Matched against the raw path; anchored. */
   readonly pattern: RegExp;
   readonly handle: (context: RouteContext<Deps>) => Promise<ApiResponse>;
+  /**
+   * Served without the token: only for a URL that is itself the credential (a workflow's
+   * webhook URL, which callers outside the app are handed).
+   */
+  readonly public?: true;
 };
 
 /** Dependencies every API has. */

@@ -23,7 +23,7 @@ import { scheduleRoutes } from './routes/schedule-routes';
 import type { UrlGroupRouteDeps } from './routes/url-group-routes';
 import { urlGroupRoutes } from './routes/url-group-routes';
 import { workflowDlqRoutes } from './routes/workflow-dlq-routes';
-import { workflowRoutes } from './routes/workflow-routes';
+import { workflowHookRoutes, workflowRoutes } from './routes/workflow-routes';
 
 export type ApiDeps = BaseApiDeps &
   PublishDeps &
@@ -51,17 +51,18 @@ function allRoutes(): Route<ApiDeps>[] {
     ...scheduleRoutes,
     ...consoleRoutes,
     ...workflowRoutes,
+    ...workflowHookRoutes,
     ...workflowDlqRoutes,
   ];
 }
 
-/** The `/v2` API over runtime-neutral requests; every route authenticates first. */
+/** The `/v2` API over runtime-neutral requests; every route but a public one authenticates first. */
 export function createApi(deps: ApiDeps): (request: ApiRequest) => Promise<ApiResponse> {
   const authenticate = createAuthenticator(deps.token);
   const routes = allRoutes();
   return async (request) => {
     try {
-      authenticate(request);
+      if (!isPublic(routes, request)) authenticate(request);
       return await dispatch(routes, deps, request);
     } catch (error) {
       return errorResponse(error, deps.logger, {
@@ -92,6 +93,13 @@ async function dispatch(
     );
   }
   throw new NotFoundError(`no route for ${request.method} ${label}`);
+}
+
+function isPublic(routes: Route<ApiDeps>[], request: ApiRequest): boolean {
+  return routes.some(
+    (route) =>
+      route.public === true && route.method === request.method && route.pattern.test(request.path),
+  );
 }
 
 /** Paths carry destination URLs; logs and errors show them cut to a sane length. */

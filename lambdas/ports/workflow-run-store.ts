@@ -113,8 +113,15 @@ export type WorkflowRunStore = {
 
   /** Keeps a notification for the run's wait on that event that is yet to come. */
   putNotification(notification: WorkflowNotification): Promise<void>;
-  /** Removes and resolves the oldest notification kept for the run and event, if any. */
-  takeNotification(runId: string, eventId: string): Promise<WorkflowNotification | undefined>;
+  /**
+   * Removes and resolves the oldest notification kept for the run and event, if any: one that
+   * came in on a webhook when `webhook` is true, one from a notify otherwise.
+   */
+  takeNotification(
+    runId: string,
+    eventId: string,
+    webhook: boolean,
+  ): Promise<WorkflowNotification | undefined>;
   /** Forgets the run's waiters and kept notifications (the run ended). */
   deleteWaits(runId: string): Promise<void>;
 };

@@ -292,13 +292,27 @@ export function describeWorkflowRunStoreContract(
           createdAt: T0 + 1,
         });
 
-        const first = await store.takeNotification('wfr_a', 'e');
-        const second = await store.takeNotification('wfr_a', 'e');
+        const first = await store.takeNotification('wfr_a', 'e', false);
+        const second = await store.takeNotification('wfr_a', 'e', false);
 
         expect(Buffer.from(first!.data).toString()).toBe('first');
         expect(second).toMatchObject({ runId: 'wfr_a', eventId: 'e', createdAt: T0 + 1 });
-        expect(await store.takeNotification('wfr_a', 'e')).toBeUndefined();
-        expect(await store.takeNotification('wfr_b', 'e')).toBeUndefined();
+        expect(await store.takeNotification('wfr_a', 'e', false)).toBeUndefined();
+        expect(await store.takeNotification('wfr_b', 'e', false)).toBeUndefined();
+      });
+
+      it('keeps a webhook call apart from notifies, for a webhook wait only', async () => {
+        await store.putNotification({
+          runId: 'wfr_a',
+          eventId: 'e',
+          data: encoder.encode('hook'),
+          createdAt: T0,
+          webhook: true,
+        });
+
+        expect(await store.takeNotification('wfr_a', 'e', false)).toBeUndefined();
+        expect(await store.takeNotification('wfr_a', 'e', true)).toMatchObject({ webhook: true });
+        expect(await store.takeNotification('wfr_a', 'e', true)).toBeUndefined();
       });
 
       it("forgets a run's waiters and notifications, and no other run's", async () => {
@@ -315,7 +329,7 @@ export function describeWorkflowRunStoreContract(
 
         expect(await store.getWaiter('msg_w1')).toBeUndefined();
         expect(await store.getWaiter('msg_w2')).toBeDefined();
-        expect(await store.takeNotification('wfr_a', 'e')).toBeUndefined();
+        expect(await store.takeNotification('wfr_a', 'e', false)).toBeUndefined();
       });
     });
   });

@@ -123,4 +123,65 @@ describe('Upstash Workflow waits on the embedded server', () => {
       { eventData: { go: true }, timeout: false },
     ]);
   });
+
+  it('resumes a waitForWebhook with the request its webhook URL received, without the token', async () => {
+    let webhookUrl: string | undefined;
+    let received: { method: string; body: string; custom: string | null } | undefined;
+    const app = await suite.startApp({
+      '/hooked': {
+        route: async (context) => {
+          const webhook = await context.createWebhook('hook');
+          await context.run('hand out', () => {
+            webhookUrl = webhook.webhookUrl;
+          });
+          const { request, timeout } = await context.waitForWebhook('wait hook', webhook, '1d');
+          received = await context.run('read', async () => ({
+            method: request!.method,
+            body: await request!.text(),
+            custom: request!.headers.get('x-custom'),
+            timeout,
+          }));
+        },
+      },
+    });
+    const { workflowRunId } = await suite.client.trigger({ url: `${app.url}/hooked` });
+    const url = await eventually(() => {
+      expect(webhookUrl).toBeDefined();
+      return webhookUrl!;
+    });
+    const unknownUser = url.replace('/defaultUser/', '/someoneElse/');
+
+    const answered = await fetch(url, {
+      method: 'PUT',
+      headers: { 'x-custom': 'from a third party' },
+      body: 'payload',
+    });
+    await suite.waitForRun(workflowRunId, 'RUN_SUCCESS');
+
+    expect(
+      url.startsWith(`${suite.server.url}/v2/workflows/hooks/defaultUser/${workflowRunId}/evt_`),
+    ).toBe(true);
+    expect(answered.status).toBe(200);
+    expect(received).toEqual({
+      method: 'PUT',
+      body: 'payload',
+      custom: 'from a third party',
+      timeout: false,
+    });
+    expect((await fetch(unknownUser, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('never lets a webhook URL resolve a waitForEvent', async () => {
+    const { app } = await waitingApp('guessable-event', '1d');
+    const { workflowRunId } = await suite.client.trigger({ url: `${app.url}/waiter` });
+    await eventually(async () =>
+      expect(await suite.client.getWaiters({ eventId: 'guessable-event' })).toHaveLength(1),
+    );
+
+    const hook = `${suite.server.url}/v2/workflows/hooks/defaultUser/${workflowRunId}/guessable-event`;
+    await fetch(hook, { method: 'POST', body: 'forged' });
+
+    expect(await suite.client.getWaiters({ eventId: 'guessable-event' })).toHaveLength(1);
+    await suite.client.cancel(workflowRunId);
+  });
 });

@@ -185,6 +185,7 @@ const MIGRATIONS: Record<number, string> = {
       run_id     TEXT NOT NULL,
       event_id   TEXT NOT NULL,
       created_at INTEGER NOT NULL,
+      webhook    INTEGER NOT NULL,
       data       BLOB NOT NULL
     );
     CREATE INDEX workflow_notifications_run ON workflow_notifications (run_id, event_id);

@@ -44,6 +44,7 @@ type NotificationRow = {
   eventId: string;
   data: Buffer;
   createdAt: number;
+  webhook: number;
 };
 
 /** The run fields kept as JSON: those no query filters on. */
@@ -67,7 +68,11 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
   readonly #endRun: (runId: string, end: WorkflowRunEnd) => WorkflowRun | undefined;
   readonly #appendStep: (runId: string, step: NewWorkflowStep) => number;
   readonly #claimWaiter: (waiterId: string, messageId: string) => WaiterClaim;
-  readonly #takeNotification: (runId: string, eventId: string) => NotificationRow | undefined;
+  readonly #takeNotification: (
+    runId: string,
+    eventId: string,
+    webhook: boolean,
+  ) => NotificationRow | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -122,11 +127,13 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
       ),
       deleteWaiters: db.prepare('DELETE FROM workflow_waiters WHERE run_id = ?'),
       putNotification: db.prepare(
-        'INSERT INTO workflow_notifications (run_id, event_id, created_at, data) VALUES (?, ?, ?, ?)',
+        `INSERT INTO workflow_notifications (run_id, event_id, created_at, webhook, data)
+         VALUES (?, ?, ?, ?, ?)`,
       ),
       oldestNotification: db.prepare(
-        `SELECT seq, run_id AS runId, event_id AS eventId, data, created_at AS createdAt
-         FROM workflow_notifications WHERE run_id = ? AND event_id = ? ORDER BY seq LIMIT 1`,
+        `SELECT seq, run_id AS runId, event_id AS eventId, data, created_at AS createdAt, webhook
+         FROM workflow_notifications WHERE run_id = ? AND event_id = ? AND webhook = ?
+         ORDER BY seq LIMIT 1`,
       ),
       deleteNotification: db.prepare('DELETE FROM workflow_notifications WHERE seq = ?'),
       deleteNotifications: db.prepare('DELETE FROM workflow_notifications WHERE run_id = ?'),
@@ -169,8 +176,10 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
       statements.claimWaiter.run(messageId, waiterId);
       return 'claimed';
     });
-    this.#takeNotification = db.transaction((runId: string, eventId: string) => {
-      const row = statements.oldestNotification.get(runId, eventId) as NotificationRow | undefined;
+    this.#takeNotification = db.transaction((runId: string, eventId: string, webhook: boolean) => {
+      const row = statements.oldestNotification.get(runId, eventId, webhook ? 1 : 0) as
+        | NotificationRow
+        | undefined;
       if (row) statements.deleteNotification.run(row.seq);
       return row;
     });
@@ -295,6 +304,7 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
       notification.runId,
       notification.eventId,
       notification.createdAt,
+      notification.webhook ? 1 : 0,
       notification.data,
     );
   }
@@ -302,14 +312,16 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
   async takeNotification(
     runId: string,
     eventId: string,
+    webhook: boolean,
   ): Promise<WorkflowNotification | undefined> {
-    const row = this.#takeNotification(runId, eventId);
+    const row = this.#takeNotification(runId, eventId, webhook);
     return (
       row && {
         runId: row.runId,
         eventId: row.eventId,
         data: new Uint8Array(row.data),
         createdAt: row.createdAt,
+        ...(row.webhook === 1 && { webhook: true }),
       }
     );
   }

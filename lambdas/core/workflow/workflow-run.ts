@@ -133,4 +133,6 @@ export type WorkflowNotification = {
   readonly eventId: string;
   readonly data: Uint8Array;
   readonly createdAt: number;
+  /** Came in on the run's webhook URL: only a `waitForWebhook` takes it. */
+  readonly webhook?: true;
 };

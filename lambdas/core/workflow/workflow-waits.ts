@@ -7,7 +7,7 @@ import type { PublishResult } from '../publish';
 import { publishMessage } from '../publish';
 import { publishHeadersOf, readWorkflowHeaders } from './workflow-headers';
 import { assertRunAcceptsSteps, hasEnded } from './workflow-publish';
-import type { WorkflowWaiter } from './workflow-run';
+import type { WorkflowNotification, WorkflowWaiter } from './workflow-run';
 import type { WorkflowDeps } from './workflow-runs';
 
 const encoder = new TextEncoder();
@@ -92,7 +92,7 @@ export async function waitForEvent(
     createdAt: deps.clock.now(),
   };
   await deps.workflowRuns.putWaiter(waiter);
-  const kept = await deps.workflowRuns.takeNotification(run.runId, eventId);
+  const kept = await deps.workflowRuns.takeNotification(run.runId, eventId, isWebhookWait(waiter));
   if (kept) await resolveWaiter(deps, waiter, kept.data);
 }
 
@@ -110,15 +110,7 @@ export async function notifyEvent(
   validateEventId(eventId);
   const waiters = await deps.workflowRuns.listWaiters(eventId, runId);
   if (waiters.length === 0 && runId !== undefined) {
-    const run = await deps.workflowRuns.getRun(runId);
-    if (run && !hasEnded(run)) {
-      await deps.workflowRuns.putNotification({
-        runId,
-        eventId,
-        data,
-        createdAt: deps.clock.now(),
-      });
-    }
+    await keepNotification(deps, { runId, eventId, data, createdAt: deps.clock.now() });
     return [];
   }
   const results: NotifyResult[] = [];
@@ -127,6 +119,88 @@ export async function notifyEvent(
     if (messageId !== undefined) results.push({ waiter: waiterView(waiter), messageId });
   }
   return results;
+}
+
+async function keepNotification(
+  deps: WorkflowDeps,
+  notification: WorkflowNotification,
+): Promise<void> {
+  const run = await deps.workflowRuns.getRun(notification.runId);
+  if (run && !hasEnded(run)) await deps.workflowRuns.putNotification(notification);
+}
+
+/** What a call of a webhook URL made by `context.createWebhook` was. */
+export type WebhookCall = {
+  readonly userId: string;
+  readonly runId: string;
+  readonly eventId: string;
+  readonly method: string;
+  /** `http` or `https`, as the caller reached the server. */
+  readonly proto: string;
+  readonly host: string;
+  /** Path and query. */
+  readonly url: string;
+  readonly header: HeaderMap;
+  readonly body: Uint8Array;
+};
+
+/**
+ * A call of `{server}/v2/workflows/hooks/{userId}/{runId}/{eventId}` (`context.createWebhook`):
+ * the request (method, URL, headers, body) is the event of the run's `waitForWebhook`, kept
+ * for the wait if it comes later. The URL is the credential (the SDK names the event
+ * `evt_` + 15 random characters), so it can resolve a webhook wait of that run and nothing
+ * else: never a `waitForEvent`, whose event ids are chosen by the app and may be guessed.
+ * Resolves false when the URL does not name this server's user.
+ */
+export async function receiveWebhook(
+  deps: WorkflowDeps,
+  userId: string | undefined,
+  call: WebhookCall,
+): Promise<boolean> {
+  if (userId === undefined || call.userId !== userId) return false;
+  validateEventId(call.eventId);
+  const data = encoder.encode(
+    JSON.stringify({
+      proto: call.proto,
+      host: call.host,
+      url: call.url,
+      method: call.method,
+      header: call.header,
+      body: Buffer.from(call.body).toString('base64'),
+    }),
+  );
+  const waiters = (await deps.workflowRuns.listWaiters(call.eventId, call.runId)).filter(
+    isWebhookWait,
+  );
+  if (waiters.length === 0) {
+    await keepNotification(deps, {
+      runId: call.runId,
+      eventId: call.eventId,
+      data,
+      createdAt: deps.clock.now(),
+      webhook: true,
+    });
+  }
+  for (const waiter of waiters) await resolveWaiter(deps, waiter, data);
+  return true;
+}
+
+function isWebhookWait(waiter: WorkflowWaiter): boolean {
+  return (JSON.parse(waiter.step) as { stepType?: unknown }).stepType === 'WaitForWebhook';
+}
+
+/**
+ * The user id in a token the SDK can make webhook URLs with: QStash tokens are base64 JSON
+ * with a `UserID` (the SDK decodes it the same way). Undefined for any other token.
+ */
+export function tokenUserId(token: string): string | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    const userId = isPlainObject(payload) ? payload.UserID : undefined;
+    return typeof userId === 'string' && userId !== '' ? userId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `GET /v2/waiters/{eventId}`: the waits not yet resolved, oldest first. */

@@ -1,8 +1,16 @@
-import { BadRequestError, NotImplementedError } from '../../core/errors';
+import { BadRequestError, NotFoundError, NotImplementedError } from '../../core/errors';
+import type { HeaderMap } from '../../core/headers';
+import { appendHeader } from '../../core/headers';
 import type { PublishDeps } from '../../core/publish';
 import type { WorkflowDeps } from '../../core/workflow/workflow-runs';
 import { cancelRun, cancelRuns, finishRun, getRunSteps } from '../../core/workflow/workflow-runs';
-import { listWaiters, notifyEvent, waitForEvent } from '../../core/workflow/workflow-waits';
+import {
+  listWaiters,
+  notifyEvent,
+  receiveWebhook,
+  tokenUserId,
+  waitForEvent,
+} from '../../core/workflow/workflow-waits';
 import type { ApiResponse } from '../api-types';
 import { jsonResponse } from '../api-types';
 import { readJsonBody } from '../json-body';
@@ -80,3 +88,34 @@ export const workflowRoutes: Route<WorkflowRouteDeps>[] = [
     jsonResponse(200, await listWaiters(deps, pathParam(params[0]!, 'event id'))),
   ),
 ];
+
+const HOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const HOOK = /^\/v2\/workflows\/hooks\/([^/]+)\/([^/]+)\/([^/]+)$/;
+
+/**
+ * `{server}/v2/workflows/hooks/{userId}/{runId}/{eventId}`, the URL `context.createWebhook`
+ * hands out: called by a third party without the token, with any method.
+ */
+export const workflowHookRoutes: Route<WorkflowRouteDeps>[] = HOOK_METHODS.map((method) => ({
+  ...route(method, HOOK, async ({ request, params, deps: { token } }, deps) => {
+    const query = request.rawQuery === '' ? '' : `?${request.rawQuery}`;
+    const header: HeaderMap = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined && name !== 'authorization') appendHeader(header, name, value);
+    }
+    const received = await receiveWebhook(deps, tokenUserId(token), {
+      userId: pathParam(params[0]!, 'user id'),
+      runId: pathParam(params[1]!, 'workflow run id'),
+      eventId: pathParam(params[2]!, 'event id'),
+      method,
+      proto: request.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http',
+      host: request.headers.host ?? '',
+      url: `${request.path}${query}`,
+      header,
+      body: request.body,
+    });
+    if (!received) throw new NotFoundError('no such webhook');
+    return EMPTY_OK;
+  }),
+  public: true,
+}));
