@@ -181,7 +181,11 @@ describe('SqstashStack: functions', () => {
   });
 
   it('sets every variable in AWS_ENV except those left to the runtime default, on every function', () => {
-    const leftUnset: string[] = [AWS_ENV.maxBodyBytes, AWS_ENV.backoffCoefficient];
+    const leftUnset: string[] = [
+      AWS_ENV.maxBodyBytes,
+      AWS_ENV.backoffCoefficient,
+      AWS_ENV.workflowInlineStepsBytes,
+    ];
     const expectedNames = [
       ...Object.values(AWS_ENV).filter((name) => !leftUnset.includes(name)),
       'NODE_OPTIONS',

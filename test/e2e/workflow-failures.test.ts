@@ -1,6 +1,7 @@
 import { Client as QStashClient, QstashError } from '@upstash/qstash';
 import { WorkflowNonRetryableError } from '@upstash/workflow';
 import { DEV_TOKEN, eventually } from '../helpers/embedded-server';
+import { TestReceiver } from '../helpers/receiver';
 import { useWorkflowSuite } from '../helpers/workflow-app';
 
 /** Fast retries, given once on the trigger: the whole run gets them. */
@@ -94,6 +95,46 @@ describe('Upstash Workflow failures, DLQ and cancel on the embedded server', () 
       state: 'CALLBACK_SUCCESS',
       failStatus: 500,
     });
+  });
+
+  it('fails the run when a context.call never gets an answer, and hands it any answer it gets', async () => {
+    const closed = await TestReceiver.start();
+    const unreachable = `${closed.url}/gone`;
+    await closed.stop();
+    const failing = await TestReceiver.start(() => ({ status: 503, body: 'busy' }));
+    const failures: number[] = [];
+    let answered: unknown;
+    const app = await suite.startApp({
+      '/unreachable': {
+        route: async (context) => {
+          await context.call('call nobody', { url: unreachable, retries: 0 });
+        },
+        failureFunction: async ({ failStatus }) => {
+          failures.push(failStatus);
+        },
+      },
+      '/unlucky-call': {
+        route: async (context) => {
+          answered = await context.call('call a busy service', {
+            url: failing.url,
+            retries: 1,
+            retryDelay: '50',
+          });
+        },
+      },
+    });
+    try {
+      const silent = await suite.client.trigger({ url: `${app.url}/unreachable`, retries: 0 });
+      const busy = await suite.client.trigger({ url: `${app.url}/unlucky-call`, ...FAST_RETRIES });
+
+      await suite.waitForRun(silent.workflowRunId, 'RUN_FAILED');
+      await suite.waitForRun(busy.workflowRunId, 'RUN_SUCCESS');
+      await eventually(() => expect(failures).toEqual([0]));
+      expect(answered).toMatchObject({ status: 503, body: 'busy' });
+      expect(failing.requests).toHaveLength(2);
+    } finally {
+      await failing.stop();
+    }
   });
 
   it('stops at once on WorkflowNonRetryableError', async () => {

@@ -96,6 +96,35 @@ describe('Upstash Workflow runs on the embedded server', () => {
     expect(steps.counts.get('work')).toBe(1);
   });
 
+  it('keeps the trigger labels on every step, and finds the run in the logs by label', async () => {
+    const seen: string[][] = [];
+    const app = await suite.startApp({
+      '/labelled': {
+        route: async (context) => {
+          await context.run('first', () => seen.push([...context.labels]));
+          await context.run('second', () => seen.push([...context.labels]));
+        },
+      },
+    });
+
+    const { workflowRunId } = await suite.client.trigger({
+      url: `${app.url}/labelled`,
+      label: ['billing', 'eu'],
+    });
+    await suite.waitForRun(workflowRunId, 'RUN_SUCCESS');
+    const { runs } = await suite.client.logs({ filter: { label: 'eu' } });
+    const { runs: none } = await suite.client.logs({ filter: { label: 'us', workflowRunId } });
+
+    expect(seen).toEqual([
+      ['billing', 'eu'],
+      ['billing', 'eu'],
+    ]);
+    expect(runs.map((run) => [run.workflowRunId, run.labels])).toEqual([
+      [workflowRunId, ['billing', 'eu']],
+    ]);
+    expect(none).toEqual([]);
+  });
+
   it('sleeps for and until the time asked, to the second', async () => {
     const times: Record<string, number> = {};
     const app = await suite.startApp({
