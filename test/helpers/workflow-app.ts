@@ -10,8 +10,7 @@ import {
   DEV_NEXT_SIGNING_KEY,
   DEV_TOKEN,
   eventually,
-  startTestServer,
-  stopTestServer,
+  useSdkSuite,
 } from './embedded-server';
 
 /** One `serve()` endpoint: its route function, and its failure function if any. */
@@ -133,37 +132,29 @@ export type WorkflowSuite = {
 };
 
 export function useWorkflowSuite(env: Record<string, string> = {}): WorkflowSuite {
-  let server: TestServer | undefined;
-  let client: WorkflowClient | undefined;
+  const sdk = useSdkSuite(env);
   const apps: WorkflowApp[] = [];
-  beforeAll(async () => {
-    server = await startTestServer(env);
-    client = new WorkflowClient({ baseUrl: server.url, token: DEV_TOKEN });
-  });
+  let client: WorkflowClient | undefined;
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((app) => app.stop()));
   });
-  afterAll(async () => {
-    await stopTestServer(server);
-  });
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined)
-      throw new Error('useWorkflowSuite: read server and client inside tests');
-    return value;
+  const workflowClient = () => {
+    client ??= new WorkflowClient({ baseUrl: sdk.server.url, token: DEV_TOKEN });
+    return client;
   };
   return {
     get server() {
-      return started(server);
+      return sdk.server;
     },
     get client() {
-      return started(client);
+      return workflowClient();
     },
     startApp: async (endpoints) => {
-      const app = await WorkflowApp.start(started(server).url, endpoints);
+      const app = await WorkflowApp.start(sdk.server.url, endpoints);
       apps.push(app);
       return app;
     },
-    waitForRun: (workflowRunId, state) => waitForRunState(started(client), workflowRunId, state),
+    waitForRun: (workflowRunId, state) => waitForRunState(workflowClient(), workflowRunId, state),
   };
 }
 

@@ -6,7 +6,7 @@ import { canceledEvent } from '../messages';
 import type { PublishOptions } from '../publish-options';
 import { parsePublishOptions } from '../publish-options';
 import { workflowDeliveryHeaders } from './workflow-headers';
-import { hasEnded, openRun } from './workflow-publish';
+import { hasEnded, openRun, stepOf } from './workflow-publish';
 import type { WorkflowRun, WorkflowTag } from './workflow-run';
 import type { WorkflowDeps } from './workflow-runs';
 import { rawSteps, recordRunFailure } from './workflow-runs';
@@ -60,12 +60,7 @@ export async function prepareWorkflowDelivery(
   ) {
     return { kind: 'skip', reason: 'the wait was resolved by another message' };
   }
-  const seq = await runs.appendStep(run.runId, {
-    messageId: message.messageId,
-    callType: tag.callType,
-    body: message.body,
-    createdAt: message.createdAt,
-  });
+  const seq = await runs.appendStep(run.runId, stepOf(message));
   if (tag.callType === 'toCallback') return { kind: 'deliver', message };
   if (tag.callType === 'fromCallback') return deliverWithRunHeaders(message);
   const history = encoder.encode(JSON.stringify(rawSteps(await runs.listSteps(run.runId, seq))));

@@ -124,7 +124,7 @@ export async function openRun(
   if (existing) return existing;
   const opened = tag.resumedFrom
     ? await resumedRun(runs, message)
-    : { run: triggeredRun(message), steps: [initialStep(message)] };
+    : { run: triggeredRun(message), steps: [stepOf(message)] };
   if (!opened) return undefined;
   await runs.createRun(opened.run, opened.steps);
   if (tag.resumedFrom) await runs.addMessage(tag.runId, message.messageId, message.createdAt);
@@ -147,10 +147,11 @@ function triggeredRun(message: Message): WorkflowRun {
   };
 }
 
-function initialStep(message: Message): NewWorkflowStep {
+/** A message of a run as a step of its history. */
+export function stepOf(message: Message): NewWorkflowStep {
   return {
     messageId: message.messageId,
-    callType: 'step',
+    callType: message.workflow?.callType ?? 'step',
     body: message.body,
     createdAt: message.createdAt,
   };
