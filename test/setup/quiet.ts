@@ -20,7 +20,7 @@ const QUIET_ENV = {
 };
 for (const [name, value] of Object.entries(QUIET_ENV)) process.env[name] ??= value;
 
-const SDK_PREFIXES = ['[Upstash QStash]', '[Upstash Workflow]'];
+const SDK_PREFIXES = ['[Upstash QStash]', '[Upstash Workflow]', 'Workflow Warning:'];
 const fromSdk = ([first]: unknown[]) =>
   typeof first === 'string' && SDK_PREFIXES.some((prefix) => first.trim().startsWith(prefix));
 const consoleError = console.error.bind(console);
