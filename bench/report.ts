@@ -14,6 +14,8 @@ const MB = 1_000_000;
 export const GOALS = {
   publishVsBare: 0.35,
   e2eVsRelay: 0.5,
+  publishVsBullmq: 1.0,
+  deliveredVsBullmq: 1.5,
   pacedP99Ms: 50,
   bundleBytes: MB,
   loadVsReference: 1.5,
@@ -42,7 +44,7 @@ export function targetsOf(
   coldStart: ColdStartResults,
   cost: CostModel,
 ): Target[] {
-  const { publish, e2e } = throughput;
+  const { publish, e2e, bullmq } = throughput;
   const publishRatio = publish.sqstash.perSecond / publish.bare.perSecond;
   const e2eRatio = e2e.sqstash.perSecond / e2e.relay.perSecond;
   const largest = Math.max(...coldStart.handlers.map((bundle) => bundle.bytes));
@@ -65,9 +67,10 @@ export function targetsOf(
       goal: `>= ${ratio(GOALS.e2eVsRelay)}`,
       met: e2eRatio >= GOALS.e2eVsRelay,
     },
+    ...bullmqTargets(e2e, bullmq),
     {
       target: `p99 publish-to-arrival at ${BENCH.paced.rate} msg/s`,
-      measured: `${fixed(e2e.sqstashPaced.latencyMs.p99)} ms (relay ${fixed(e2e.relayPaced.latencyMs.p99)} ms)`,
+      measured: `${fixed(e2e.sqstashPaced.latencyMs.p99)} ms (relay ${fixed(e2e.relayPaced.latencyMs.p99)} ms${bullmq.available ? `, BullMQ ${fixed(bullmq.paced.latencyMs.p99)} ms` : ''})`,
       goal: `< ${GOALS.pacedP99Ms} ms`,
       met: e2e.sqstashPaced.latencyMs.p99 < GOALS.pacedP99Ms && e2e.sqstashPaced.missing === 0,
     },
@@ -88,6 +91,50 @@ export function targetsOf(
       measured: dollars(cost.perMillion),
       goal: `<= ${dollars(GOALS.costPerMillion)}`,
       met: cost.perMillion <= GOALS.costPerMillion,
+    },
+  ];
+}
+
+/** Publish and delivery throughput against BullMQ, both from the burst: delivery runs meanwhile. */
+function bullmqTargets(
+  e2e: ThroughputResults['e2e'],
+  bullmq: ThroughputResults['bullmq'],
+): Target[] {
+  const publishTarget = 'Publish req/s vs BullMQ + Redis, delivery running';
+  const deliveredTarget = 'End-to-end delivered/s vs BullMQ + Redis';
+  if (!bullmq.available) {
+    return [
+      {
+        target: publishTarget,
+        measured: `not measured: ${bullmq.reason}`,
+        goal: `>= ${ratio(GOALS.publishVsBullmq)}`,
+        met: false,
+      },
+      {
+        target: deliveredTarget,
+        measured: `not measured: ${bullmq.reason}`,
+        goal: `>= ${ratio(GOALS.deliveredVsBullmq)}`,
+        met: false,
+      },
+    ];
+  }
+  const ours = e2e.sqstashBurst;
+  const theirs = bullmq.burst;
+  const publishRatio = ours.publishPerSecond / theirs.publishPerSecond;
+  const deliveredRatio = ours.perSecond / theirs.perSecond;
+  const intact = (result: E2eResult) => result.missing === 0 && result.duplicates === 0;
+  return [
+    {
+      target: publishTarget,
+      measured: `${ratio(publishRatio)} (${integer(ours.publishPerSecond)} vs ${integer(theirs.publishPerSecond)} req/s)`,
+      goal: `>= ${ratio(GOALS.publishVsBullmq)}`,
+      met: publishRatio >= GOALS.publishVsBullmq && intact(ours),
+    },
+    {
+      target: deliveredTarget,
+      measured: `${ratio(deliveredRatio)} (${integer(ours.perSecond)} vs ${integer(theirs.perSecond)} msg/s)`,
+      goal: `>= ${ratio(GOALS.deliveredVsBullmq)}`,
+      met: deliveredRatio >= GOALS.deliveredVsBullmq && intact(ours),
     },
   ];
 }
@@ -165,8 +212,46 @@ export function renderMarkdown(results: BenchResults): string {
           e2e.sqstashBurst,
           e2e.relayBurst,
         ),
+        ...(throughput.bullmq.available
+          ? [
+              e2eRow('BullMQ + Redis, unpaced', throughput.bullmq.closed, e2e.relay),
+              e2eRow(
+                `BullMQ + Redis, ${BENCH.paced.rate}/s`,
+                throughput.bullmq.paced,
+                e2e.relayPaced,
+              ),
+              e2eRow(
+                `BullMQ + Redis, burst of ${integer(BENCH.burst.messages)}`,
+                throughput.bullmq.burst,
+                e2e.relayBurst,
+              ),
+            ]
+          : [[`BullMQ + Redis: not measured, ${throughput.bullmq.reason}`, '', '', '', '', '']]),
       ],
     ),
+    `## Publish with delivery running: the bursts above, ${BENCH.connections} connections`,
+    table(
+      ['Server', 'publish req/s', 'delivered/s', 'vs BullMQ (publish / delivered)'],
+      [
+        ['node:http relay (answers after delivery)', e2e.relayBurst, undefined] as const,
+        [
+          'sqstash',
+          e2e.sqstashBurst,
+          throughput.bullmq.available ? throughput.bullmq.burst : undefined,
+        ] as const,
+        ...(throughput.bullmq.available
+          ? [['BullMQ + Redis', throughput.bullmq.burst, throughput.bullmq.burst] as const]
+          : []),
+      ].map(([name, result, baseline]) => [
+        name,
+        integer(result.publishPerSecond),
+        integer(result.perSecond),
+        baseline
+          ? `${ratio(result.publishPerSecond / baseline.publishPerSecond)} / ${ratio(result.perSecond / baseline.perSecond)}`
+          : '',
+      ]),
+    ),
+    "BullMQ: bench/baselines/bullmq.ts, one Node process (an HTTP handler doing `queue.add`, a Worker of concurrency 64 POSTing each job to the sink; completed jobs removed, failed ones kept) on Debian's redis-server started by the bench with `appendonly yes`, `appendfsync everysec`. Publish req/s: answered publishes per second from the first sent to the last answered, while delivery runs in the same process.",
     `Unpaced: ${BENCH.connections} producers each publish and wait for their message to reach the sink before the next (${BENCH.connections} messages in flight, no backlog), ${BENCH.e2e.durationMs / 1000} s measured. Paced: open loop at ${BENCH.paced.rate}/s for ${BENCH.paced.durationMs / 1000} s, latency from each message's scheduled send time. Burst: ${integer(BENCH.burst.messages)} messages published as fast as the ${BENCH.connections} connections take them, without waiting for delivery, then drained; delivered/s from the first publish to the last arrival (its latency is mostly time spent in the backlog). The relay answers once the sink has answered. The target is judged on the unpaced row.`,
     '## Delivery client candidates (the relay baseline, unpaced)',
     table(

@@ -4,7 +4,8 @@
  */
 import { BENCH } from './config';
 import { runLoad, startServer, startSqstash, withServer } from './lib/processes';
-import type { E2eResult, PublishResult, RelayClient } from './load/protocol';
+import { startRedis } from './lib/redis';
+import type { BurstResult, E2eResult, PublishResult, RelayClient } from './load/protocol';
 import { RELAY_CLIENTS } from './load/protocol';
 
 // A destination nothing listens on: publish runs store messages due in a day, so the publish
@@ -24,14 +25,23 @@ export type ThroughputResults = {
     readonly sqstash: E2eResult;
     readonly relayPaced: E2eResult;
     readonly sqstashPaced: E2eResult;
-    readonly relayBurst: E2eResult;
-    readonly sqstashBurst: E2eResult;
+    readonly relayBurst: BurstResult;
+    readonly sqstashBurst: BurstResult;
   };
+  /** BullMQ 6 on Redis (bench/baselines/bullmq.ts), under the same three end-to-end loads. */
+  readonly bullmq:
+    | {
+        readonly available: true;
+        readonly closed: E2eResult;
+        readonly paced: E2eResult;
+        readonly burst: BurstResult;
+      }
+    | { readonly available: false; readonly reason: string };
   /** The relay baseline run with each candidate delivery client, unpaced. */
   readonly relayClients: Readonly<Record<RelayClient, E2eResult>>;
 };
 
-function publishRun(target: string): Promise<PublishResult> {
+export function publishRun(target: string): Promise<PublishResult> {
   return runLoad<PublishResult>({
     kind: 'publish',
     target,
@@ -42,7 +52,10 @@ function publishRun(target: string): Promise<PublishResult> {
   });
 }
 
-function closedRun(target: string, durationMs: number = BENCH.e2e.durationMs): Promise<E2eResult> {
+export function closedRun(
+  target: string,
+  durationMs: number = BENCH.e2e.durationMs,
+): Promise<E2eResult> {
   return runLoad<E2eResult>({
     kind: 'e2e-closed',
     target,
@@ -53,8 +66,8 @@ function closedRun(target: string, durationMs: number = BENCH.e2e.durationMs): P
   });
 }
 
-function burstRun(target: string): Promise<E2eResult> {
-  return runLoad<E2eResult>({
+export function burstRun(target: string): Promise<BurstResult> {
+  return runLoad<BurstResult>({
     kind: 'e2e-burst',
     target,
     connections: BENCH.connections,
@@ -63,7 +76,7 @@ function burstRun(target: string): Promise<E2eResult> {
   });
 }
 
-function pacedRun(target: string): Promise<E2eResult> {
+export function pacedRun(target: string): Promise<E2eResult> {
   return runLoad<E2eResult>({
     kind: 'e2e-paced',
     target,
@@ -113,6 +126,9 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
     ],
   );
 
+  log('end-to-end: BullMQ + Redis (AOF, appendfsync everysec), unpaced, 500/s and a burst');
+  const bullmq = await benchBullmq();
+
   const relayClients = { 'node-http': relayUnpaced } as Record<RelayClient, E2eResult>;
   for (const client of RELAY_CLIENTS) {
     if (client === 'node-http') continue;
@@ -130,6 +146,26 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
       relayBurst,
       sqstashBurst,
     },
+    bullmq,
     relayClients,
   };
+}
+
+async function benchBullmq(): Promise<ThroughputResults['bullmq']> {
+  const redis = await startRedis();
+  if (!redis.available) return redis;
+  try {
+    const [closed, paced, burst] = await withServer(
+      () => startServer('bench/baselines/bullmq.ts', [redis.url]),
+      async (server) =>
+        [
+          await closedRun(server.url),
+          await pacedRun(server.url),
+          await burstRun(server.url),
+        ] as const,
+    );
+    return { available: true, closed, paced, burst };
+  } finally {
+    await redis.stop();
+  }
 }

@@ -11,31 +11,20 @@
  * - `sqstash-client`: sqstash's own delivery client (UndiciDeliveryClient), as the server uses it;
  * - `fetch`: Node's built-in fetch.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { UndiciDeliveryClient } from '../../lambdas/adapters/http/undici-delivery-client';
 import type { RelayClient } from '../load/protocol';
+import { forwardHeaders } from './relay-headers';
 
 const PUBLISH_PREFIX = '/v2/publish/';
-const FORWARD_PREFIX = 'upstash-forward-';
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 // As many sockets per destination as sqstash's delivery client keeps (64).
 const SOCKETS_PER_ORIGIN = 64;
 const TIMEOUT_MS = 30_000;
 
 type Relay = (url: string, headers: Record<string, string>, body: Buffer) => Promise<number>;
-
-function forwardHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (typeof value !== 'string') continue;
-    if (name.startsWith(FORWARD_PREFIX)) headers[name.slice(FORWARD_PREFIX.length)] = value;
-    else if (name === 'content-type') headers[name] = value;
-  }
-  return headers;
-}
 
 function nodeHttpRelay(): Relay {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: SOCKETS_PER_ORIGIN });

@@ -17,18 +17,22 @@ export type ServerProcess = {
   stop(): Promise<void>;
 };
 
-/** Runs a TypeScript entry point as `node --import tsx <entry>`; resolves once it prints its URL. */
+/**
+ * Runs a TypeScript entry point as `node --import tsx <entry>`; resolves once it prints its URL.
+ * `root` is the checkout the entry is taken from (bench/ab.ts runs two).
+ */
 export async function startServer(
   entry: string,
   args: readonly string[] = [],
   env: Readonly<Record<string, string>> = {},
   nodeArgs: readonly string[] = [],
+  root: string = ROOT,
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '--import', 'tsx', join(ROOT, entry), ...args],
+    [...nodeArgs, '--import', 'tsx', join(root, entry), ...args],
     {
-      cwd: ROOT,
+      cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -72,14 +76,16 @@ export async function startServer(
 /** The embedded server as `npm start` runs it, on a fresh data directory removed on stop. */
 export async function startSqstash(
   env: Readonly<Record<string, string>> = {},
+  root: string = ROOT,
 ): Promise<ServerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-bench-'));
-  const server = await startServer('bin/sqstash.ts', [], {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    SQSTASH_DATA_DIR: dataDir,
-    ...env,
-  });
+  const server = await startServer(
+    'bin/sqstash.ts',
+    [],
+    { PORT: '0', HOST: '127.0.0.1', SQSTASH_DATA_DIR: dataDir, ...env },
+    [],
+    root,
+  );
   return {
     ...server,
     stop: async () => {

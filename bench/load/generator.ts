@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { DEV_TOKEN, jsonBody } from '../config';
 import { Samples } from '../lib/stats';
-import type { E2eResult, LoadJob, PublishResult } from './protocol';
+import type { BurstResult, E2eResult, LoadJob, PublishResult } from './protocol';
 import { SEQ_HEADER, SINK_SEQ_HEADER } from './protocol';
 
 const BODY = jsonBody();
@@ -182,7 +182,7 @@ async function runClosedLoop(job: Extract<LoadJob, { kind: 'e2e-closed' }>): Pro
   };
 }
 
-async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<E2eResult> {
+async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<BurstResult> {
   const arrivals = new Arrivals();
   const sink = await startSink(arrivals.arrive);
   const client = pool(job.target, job.connections);
@@ -201,7 +201,8 @@ async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<E
     }
   };
   await Promise.all(Array.from({ length: job.connections }, producer));
-  const deadline = sleepUntil(performance.now() + job.drainTimeoutMs);
+  const publishedAt = performance.now();
+  const deadline = sleepUntil(publishedAt + job.drainTimeoutMs);
   const latencies = new Samples();
   let errors = 0;
   let missing = 0;
@@ -223,6 +224,7 @@ async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<E
   sink.close();
   return {
     published: job.messages - errors,
+    publishPerSecond: (job.messages - errors) / ((publishedAt - start) / 1000),
     delivered: latencies.length,
     perSecond: latencies.length / ((last - start) / 1000),
     latencyMs: latencies.percentiles(),

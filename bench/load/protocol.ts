@@ -67,6 +67,12 @@ export type E2eResult = {
   readonly duplicates: number;
 };
 
+/** A burst: also how fast the publishes were answered while delivery ran. */
+export type BurstResult = E2eResult & {
+  /** Publishes answered 2xx per second, from the first publish sent to the last answered. */
+  readonly publishPerSecond: number;
+};
+
 export type LoadResult = PublishResult | E2eResult;
 
 /** The header the generator tags each message with (forwarded to the sink as `bench-seq`). */

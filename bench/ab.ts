@@ -1,0 +1,131 @@
+/**
+ * A/B: the same load against the embedded server of two checkouts, interleaved in one run, so
+ * that a change is measured against what it replaced on the same (shared, noisy) machine.
+ *
+ *   node --import tsx bench/ab.ts <A> <B> [--rounds 4] [--jobs publish,burst,closed,paced]
+ *
+ * A and B are git revisions, or `.` for the working tree. Each revision is checked out into a
+ * temporary worktree (sharing this node_modules) and removed after. Rounds alternate the order
+ * (A B, B A, ...), and each job prints every round's figures, B/A, and the median and range of
+ * B/A over the rounds: the spread is the noise.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fixed, integer } from './lib/markdown';
+import { ROOT, startSqstash, withServer } from './lib/processes';
+import { burstRun, closedRun, pacedRun, publishRun } from './throughput';
+
+type Figure = { readonly name: string; readonly value: number; readonly higherIsBetter: boolean };
+type Job = (url: string) => Promise<Figure[]>;
+
+const JOBS: Record<string, Job> = {
+  publish: async (url) => [
+    {
+      name: 'publish req/s (deferred)',
+      value: (await publishRun(url)).perSecond,
+      higherIsBetter: true,
+    },
+  ],
+  burst: async (url) => {
+    const result = await burstRun(url);
+    if (result.missing > 0 || result.duplicates > 0) {
+      throw new Error(`burst lost ${result.missing} and duplicated ${result.duplicates}`);
+    }
+    return [
+      { name: 'burst publish/s', value: result.publishPerSecond, higherIsBetter: true },
+      { name: 'burst delivered/s', value: result.perSecond, higherIsBetter: true },
+    ];
+  },
+  closed: async (url) => [
+    {
+      name: 'closed-loop delivered/s',
+      value: (await closedRun(url)).perSecond,
+      higherIsBetter: true,
+    },
+  ],
+  paced: async (url) => [
+    { name: 'p99 ms at 500/s', value: (await pacedRun(url)).latencyMs.p99, higherIsBetter: false },
+  ],
+};
+
+function checkout(revision: string): { root: string; remove(): void } {
+  if (revision === '.') return { root: ROOT, remove: () => {} };
+  const root = mkdtempSync(join(tmpdir(), 'sqstash-ab-'));
+  execFileSync('git', ['worktree', 'add', '--detach', '--force', root, revision], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  return {
+    root,
+    remove: () =>
+      execFileSync('git', ['worktree', 'remove', '--force', root], { cwd: ROOT, stdio: 'ignore' }),
+  };
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '4' },
+      jobs: { type: 'string', default: 'publish,burst,closed,paced' },
+    },
+  });
+  const [a, b] = positionals;
+  if (!a || !b) throw new Error('usage: bench/ab.ts <A> <B> [--rounds N] [--jobs ...]');
+  const jobs = values.jobs.split(',');
+  for (const job of jobs) if (!JOBS[job]) throw new Error(`unknown job ${job}`);
+  const sides = [
+    { label: 'A', revision: a, ...checkout(a) },
+    { label: 'B', revision: b, ...checkout(b) },
+  ];
+  const results = new Map<string, { a: number[]; b: number[]; higherIsBetter: boolean }>();
+  try {
+    for (let round = 0; round < Number(values.rounds); round += 1) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const job of jobs) {
+        for (const side of order) {
+          const figures = await withServer(
+            () => startSqstash({}, side.root),
+            (server) => JOBS[job]!(server.url),
+          );
+          for (const figure of figures) {
+            const entry = results.get(figure.name) ?? {
+              a: [],
+              b: [],
+              higherIsBetter: figure.higherIsBetter,
+            };
+            (side.label === 'A' ? entry.a : entry.b).push(figure.value);
+            results.set(figure.name, entry);
+            console.log(`round ${round + 1} ${side.label} ${figure.name}: ${fixed(figure.value)}`);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const side of sides) side.remove();
+  }
+  console.log(`\nA = ${a}, B = ${b}, ${values.rounds} interleaved rounds`);
+  for (const [name, { a: as, b: bs, higherIsBetter }] of results) {
+    const ratios = as.map((value, index) => bs[index]! / value);
+    const format = higherIsBetter ? integer : fixed;
+    console.log(
+      `${name}: A median ${format(median(as))}, B median ${format(median(bs))}; ` +
+        `B/A median ${fixed(median(ratios), 2)}x (rounds ${ratios.map((r) => fixed(r, 2)).join(', ')})`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
