@@ -1,5 +1,5 @@
 import type { Clock } from '../ports/clock';
-import type { DedupClaim, DeliveryQueue, MessageStore } from '../ports/message-store';
+import type { DedupClaim, DeliveryQueue, MessageStore, NewMessage } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
 import type { Telemetry } from '../ports/telemetry';
 import type { UrlGroupStore } from '../ports/url-group-store';
@@ -177,8 +177,7 @@ export async function publishMessage(
     request.idempotencyKey !== undefined && request.idempotencyExpiresAt !== undefined
       ? request.idempotencyExpiresAt
       : now + config.dedupWindowMs;
-  const published: PublishedMessage[] = [];
-  for (const target of targets) {
+  const messages: NewMessage[] = targets.map((target) => {
     const message: Message = {
       ...template,
       messageId: deps.ids.messageId(),
@@ -194,9 +193,13 @@ export async function publishMessage(
           expiresAt: claimExpiresAt,
         }
       : undefined;
-    const stored = await storeMessage(deps, message, dedup, now);
-    if (workflow) await recordWorkflowMessage(deps.workflowRuns!, message, stored.deduplicated);
-    published.push(stored);
+    return { message, dedup };
+  });
+  const published = await storeMessages(deps, messages, now);
+  if (workflow) {
+    for (const [index, { message }] of messages.entries()) {
+      await recordWorkflowMessage(deps.workflowRuns!, message, published[index]!.deduplicated);
+    }
   }
   if (deps.telemetry) {
     let deduplicated = 0;
@@ -223,22 +226,29 @@ async function resolveTargets(deps: PublishDeps, destination: Destination): Prom
 }
 
 /**
- * Queues the message, then stores it. In that order a crash between the two can leave a queue
- * entry for a message never stored (delivery finds nothing and drops it), but never a stored,
- * acknowledged message that nothing will deliver: the other order could, and a retried publish
- * with the same deduplication id would then be answered "deduplicated" and never arrive. A
- * duplicate leaves such a stray entry too, which costs one wasted wake-up.
+ * Queues the messages, then stores them: a URL's one message, or all of a group's endpoints'
+ * messages in one step (all or none, so a crash never leaves part of a fan-out for a retry to
+ * duplicate). In that order a crash between the two can leave a queue entry for a message never
+ * stored (delivery finds nothing and drops it), but never a stored, acknowledged message that
+ * nothing will deliver: the other order could, and a retried publish with the same
+ * deduplication id would then be answered "deduplicated" and never arrive. A duplicate leaves
+ * such a stray entry too, which costs one wasted wake-up.
  */
-async function storeMessage(
+async function storeMessages(
   deps: PublishDeps,
-  message: Message,
-  dedup: DedupClaim | undefined,
+  messages: readonly NewMessage[],
   now: number,
-): Promise<PublishedMessage> {
-  await deps.queue.enqueue(message.messageId, message.notBefore);
-  const result = await deps.store.insertMessage(message, dedup, now);
-  if (!result.inserted) {
-    return { messageId: result.existingMessageId, url: message.url, deduplicated: true };
-  }
-  return { messageId: message.messageId, url: message.url, deduplicated: false };
+): Promise<PublishedMessage[]> {
+  for (const { message } of messages)
+    await deps.queue.enqueue(message.messageId, message.notBefore);
+  const results =
+    messages.length === 1
+      ? [await deps.store.insertMessage(messages[0]!.message, messages[0]!.dedup, now)]
+      : await deps.store.insertMessages(messages, now);
+  return results.map((result, index) => {
+    const { messageId, url } = messages[index]!.message;
+    return result.inserted
+      ? { messageId, url, deduplicated: false }
+      : { messageId: result.existingMessageId, url, deduplicated: true };
+  });
 }

@@ -27,6 +27,11 @@ export type EmbeddedConfig = {
   readonly maxRequestBytes: number;
   readonly sqliteSynchronous: SqliteSynchronous;
   readonly shutdownGraceMs: number;
+  /**
+   * How long delivered, failed and canceled messages, their events and dead letters are kept
+   * (SQSTASH_RETENTION); pending messages are kept however old.
+   */
+  readonly retentionMs: number;
   readonly logLevel: LogLevel;
   readonly core: CoreConfig;
 };
@@ -43,10 +48,13 @@ export const EMBEDDED_DEFAULTS = {
   maxRequestBytes: 10 * 1024 * 1024,
   sqliteSynchronous: 'NORMAL',
   shutdownGraceMs: 10_000,
+  // As the AWS stack's `sqstash:retention`.
+  retentionMs: 14 * 24 * 60 * 60 * 1000,
   logLevel: 'info',
 } as const;
 
 const MAX_PORT = 65_535;
+const MIN_RETENTION_MS = 1_000;
 const MAX_CONCURRENCY = 10_000;
 const MAX_REQUEST_BYTES_CAP = 1024 * 1024 * 1024;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -99,6 +107,7 @@ export function loadEmbeddedConfig(
       EMBEDDED_DEFAULTS.sqliteSynchronous,
     ),
     shutdownGraceMs: read.duration(ENV.shutdownGrace, EMBEDDED_DEFAULTS.shutdownGraceMs, 0),
+    retentionMs: read.duration(ENV.retention, EMBEDDED_DEFAULTS.retentionMs, MIN_RETENTION_MS),
     logLevel: read.oneOf(ENV.logLevel, LOG_LEVELS, EMBEDDED_DEFAULTS.logLevel),
     core: read.coreConfig(),
   };

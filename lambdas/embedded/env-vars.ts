@@ -16,4 +16,5 @@ export const ENV = {
   sqliteSynchronous: 'SQSTASH_SQLITE_SYNCHRONOUS',
   shutdownGrace: 'SQSTASH_SHUTDOWN_GRACE',
   logLevel: 'SQSTASH_LOG_LEVEL',
+  retention: 'SQSTASH_RETENTION',
 } as const;

@@ -9,6 +9,7 @@ import { databaseHealthCheck } from '../adapters/embedded/sqlite-health';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
 import { SqlitePendingMessageList } from '../adapters/embedded/sqlite-pending-message-list';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
+import { SqliteRetention } from '../adapters/embedded/sqlite-retention';
 import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store';
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
 import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
@@ -30,6 +31,7 @@ import { DeliveryWorker } from './delivery-worker';
 import { createNodeServer } from './node-server';
 import { createOpsEndpoints } from './ops-endpoints';
 import { PrometheusMetrics } from './prometheus-metrics';
+import { RetentionSweeper } from './retention-sweeper';
 import { ScheduleRunner } from './schedule-runner';
 
 export type RunningServer = {
@@ -140,6 +142,13 @@ export async function startEmbedded(
     pendingMessages: new SqlitePendingMessageList(db),
     logger,
   });
+  const retention = new SqliteRetention(db);
+  const sweeper = new RetentionSweeper({
+    sweepBatch: (cutoffMs, nowMs) => retention.sweepBatch(cutoffMs, nowMs),
+    clock,
+    logger,
+    retentionMs: config.retentionMs,
+  });
   const asset = consoleAssets();
   const server = createNodeServer({
     handle: async (request) => asset(request) ?? api(request),
@@ -165,6 +174,7 @@ export async function startEmbedded(
   worker.start();
   runner.start();
   const stopGauges = gauges.keepUp(GAUGE_KEEP_UP_MS);
+  sweeper.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -178,6 +188,7 @@ export async function startEmbedded(
         server.closeIdleConnections();
         // The runner stops first, so no tick publishes into a closed store.
         await runner.stop();
+        await sweeper.stop();
         await worker.stop(config.shutdownGraceMs);
         await closed;
         await client.close();

@@ -6,6 +6,9 @@ export type DedupClaim = { readonly key: string; readonly expiresAt: number };
 
 export type InsertResult = { inserted: true } | { inserted: false; existingMessageId: string };
 
+/** A message to store, with the dedup key it claims, if any. */
+export type NewMessage = { readonly message: Message; readonly dedup?: DedupClaim };
+
 /** What an attempt changed, persisted in one step so a crash leaves either all of it or none. */
 export type AttemptSettlement = {
   readonly message: Message;
@@ -33,6 +36,14 @@ export type MessageStore = {
     dedup: DedupClaim | undefined,
     nowMs: number,
   ): Promise<InsertResult>;
+  /**
+   * Stores several messages all or none (a URL group's fan-out): when it resolves, every
+   * message not held back by its dedup claim is stored with its CREATED event; when it fails or
+   * the process dies, none is. Each dedup claim is decided as insertMessage decides it, and the
+   * results come back in order.
+   */
+  insertMessages(messages: readonly NewMessage[], nowMs: number): Promise<InsertResult[]>;
+  /** A message that is pending or failed; not one delivered or canceled. */
   getMessage(messageId: string): Promise<Message | undefined>;
   /**
    * Persists an attempt's settlement in one step and resolves with the settlement as applied.

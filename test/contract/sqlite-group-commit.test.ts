@@ -32,6 +32,9 @@ describe('SqliteGroupCommit', () => {
 
   const stored = (messageId: string) =>
     db.prepare('SELECT 1 FROM messages WHERE id = ?').get(messageId) !== undefined;
+  const pending = (messageId: string) =>
+    db.prepare('SELECT 1 FROM messages WHERE id = ? AND due_at IS NOT NULL').get(messageId) !==
+    undefined;
 
   beforeEach(() => {
     dataDir = tempDataDir();
@@ -71,10 +74,10 @@ describe('SqliteGroupCommit', () => {
 
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect([stored('msg_before'), stored('msg_after')]).toEqual([true, true]);
-    const events = db
-      .prepare("SELECT COUNT(*) AS n FROM events WHERE message_id = 'msg_taken'")
-      .get() as { n: number };
-    expect(events.n).toBe(1);
+    const rows = db.prepare("SELECT COUNT(*) AS n FROM messages WHERE id = 'msg_taken'").get() as {
+      n: number;
+    };
+    expect(rows.n).toBe(1);
   });
 
   it('rejects every write of a batch whose transaction fails, and stores none', async () => {
@@ -103,6 +106,6 @@ describe('SqliteGroupCommit', () => {
     });
 
     expect(inserted).toEqual([]);
-    expect(stored('msg_x')).toBe(false);
+    expect(pending('msg_x')).toBe(false);
   });
 });

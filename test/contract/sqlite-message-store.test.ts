@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { DATABASE_FILE, openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
+import { SqliteEventLog } from '../../lambdas/adapters/embedded/sqlite-event-log';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
 import type { DeadLetter, Message } from '../../lambdas/core/message';
 import type { AttemptSettlement } from '../../lambdas/ports/message-store';
@@ -46,12 +47,14 @@ describe('SqliteMessageStore', () => {
         | { state: string }
         | undefined
     )?.state;
-  const eventStates = (messageId: string) =>
+  const eventStates = async (messageId: string) =>
     (
-      db.prepare('SELECT state FROM events WHERE message_id = ? ORDER BY seq').all(messageId) as {
-        state: string;
-      }[]
-    ).map((row) => row.state);
+      await new SqliteEventLog(db).listEvents({
+        filter: { messageIds: [messageId] },
+        order: 'earliestFirst',
+        count: 100,
+      })
+    ).items.map((record) => record.event.state);
 
   beforeEach(() => {
     dataDir = tempDataDir();
@@ -169,7 +172,7 @@ describe('SqliteMessageStore', () => {
       claimedIds(T0);
     });
 
-    it('deletes a delivered message and appends its events', async () => {
+    it('marks a delivered message DELIVERED, kept for the log, never due again, and appends its events', async () => {
       await store.settleAttempt({
         message,
         retried: 0,
@@ -187,9 +190,9 @@ describe('SqliteMessageStore', () => {
         callbacks: [],
       });
 
-      expect(stateOf('msg_a')).toBeUndefined();
+      expect(stateOf('msg_a')).toBe('DELIVERED');
       expect(store.nextDueAt()).toBeUndefined();
-      expect(eventStates('msg_a')).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
+      expect(await eventStates('msg_a')).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
     });
 
     it('makes a retried message due at the retry time with the next attempt number', async () => {
@@ -203,7 +206,7 @@ describe('SqliteMessageStore', () => {
       expect(store.claimDue(retryAt, 10, retryAt + LEASE_MS).map((claim) => claim.retried)).toEqual(
         [1],
       );
-      expect(eventStates('msg_a')).toEqual(['CREATED', 'ACTIVE', 'ERROR', 'RETRY']);
+      expect(await eventStates('msg_a')).toEqual(['CREATED', 'ACTIVE', 'ERROR', 'RETRY']);
     });
 
     it('marks a failed message FAILED, never due again, and stores its dead letter', async () => {
@@ -262,7 +265,7 @@ describe('SqliteMessageStore', () => {
       expect(store.claimDue(T0 + 2, 10, T0 + LEASE_MS)).toEqual([
         { message: callback, retried: 0 },
       ]);
-      expect(eventStates('msg_callback')).toEqual(['CREATED']);
+      expect(await eventStates('msg_callback')).toEqual(['CREATED']);
     });
   });
 

@@ -229,8 +229,16 @@ describe('core/dead-letters', () => {
 
       await expect(deleteDeadLetter(deps, '1-0')).rejects.toBeInstanceOf(NotFoundError);
       expect(await stores.deadLetters.getDeadLetter('1-0')).toBeUndefined();
-      // The failed message row went with its only dead letter.
-      expect(await stores.messages.getMessage('msg_dead')).toBeUndefined();
+      // The failed message stays in the log, with its configuration, until retention.
+      const log = await stores.events.listEvents({
+        filter: { messageIds: ['msg_dead'] },
+        order: 'latestFirst',
+        count: 10,
+      });
+      expect(log.items[0]).toMatchObject({
+        event: { state: 'FAILED' },
+        message: { messageId: 'msg_dead' },
+      });
     });
 
     it('deletes nothing for an empty dlqIds list, and all named ids beyond count', async () => {

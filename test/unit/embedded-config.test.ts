@@ -36,6 +36,7 @@ describe('loadEmbeddedConfig', () => {
       maxRequestBytes: 10 * 1024 * 1024,
       sqliteSynchronous: 'NORMAL',
       shutdownGraceMs: 10 * SECOND_MS,
+      retentionMs: 14 * DAY_MS,
       logLevel: 'info',
       core: DEFAULT_CORE_CONFIG,
     });
@@ -62,6 +63,7 @@ describe('loadEmbeddedConfig', () => {
       SQSTASH_MAX_BODY_BYTES: '2048',
       SQSTASH_SQLITE_SYNCHRONOUS: 'full',
       SQSTASH_SHUTDOWN_GRACE: '30s',
+      SQSTASH_RETENTION: '3d',
       SQSTASH_LOG_LEVEL: 'DEBUG',
     });
 
@@ -78,6 +80,7 @@ describe('loadEmbeddedConfig', () => {
       maxRequestBytes: 2048,
       sqliteSynchronous: 'FULL',
       shutdownGraceMs: 30 * SECOND_MS,
+      retentionMs: 3 * DAY_MS,
       logLevel: 'debug',
       core: {
         ...DEFAULT_CORE_CONFIG,
@@ -150,6 +153,7 @@ describe('loadEmbeddedConfig', () => {
         SQSTASH_MAX_BODY_BYTES: '1.5',
         SQSTASH_SQLITE_SYNCHRONOUS: 'OFF',
         SQSTASH_LOG_LEVEL: 'trace',
+        SQSTASH_RETENTION: '500ms',
       }),
     );
 
@@ -163,10 +167,11 @@ describe('loadEmbeddedConfig', () => {
       'SQSTASH_MAX_BODY_BYTES="1.5" must be a whole number',
       'SQSTASH_SQLITE_SYNCHRONOUS="OFF" must be one of NORMAL, FULL',
       'SQSTASH_LOG_LEVEL="trace" must be one of debug, info, warn, error',
+      'SQSTASH_RETENTION="500ms" must be a duration of at least 1s',
     ]) {
       expect(message).toContain(`  - ${line}`);
     }
-    expect(message.split('\n')).toHaveLength(1 + 8);
+    expect(message.split('\n')).toHaveLength(1 + 9);
   });
 
   it.each([

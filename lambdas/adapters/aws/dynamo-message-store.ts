@@ -7,6 +7,7 @@ import type {
   DedupClaim,
   InsertResult,
   MessageStore,
+  NewMessage,
 } from '../../ports/message-store';
 import type { TransactItem } from './dynamo-calls';
 import { DynamoStoreError, TransactionConditionError } from './dynamo-calls';
@@ -115,6 +116,19 @@ export class DynamoMessageStore implements MessageStore {
       }
     }
     throw new DynamoStoreError(`insert of ${message.messageId} kept losing races on its dedup key`);
+  }
+
+  /**
+   * Not yet all-or-nothing here: the messages are inserted one after another, each atomic on its
+   * own, so a crash part-way leaves the first ones stored. The AWS adapters' redesign (issue 10)
+   * puts the list in one TransactWriteItems.
+   */
+  async insertMessages(messages: readonly NewMessage[], nowMs: number): Promise<InsertResult[]> {
+    const results: InsertResult[] = [];
+    for (const { message, dedup } of messages) {
+      results.push(await this.insertMessage(message, dedup, nowMs));
+    }
+    return results;
   }
 
   async getMessage(messageId: string): Promise<Message | undefined> {

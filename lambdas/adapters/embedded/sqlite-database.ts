@@ -12,10 +12,14 @@ export type SqliteSynchronous = 'NORMAL' | 'FULL';
 
 export const DATABASE_FILE = 'sqstash.db';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const BUSY_TIMEOUT_MS = 2000;
+const JOURNAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+/** `PRAGMA auto_vacuum`'s value for INCREMENTAL. */
+const INCREMENTAL_AUTO_VACUUM = 2;
 
-const MIGRATIONS: Record<number, string> = {
+/** Each schema version's SQL, applied in order; exported for the upgrade tests. */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
   1: `
     CREATE TABLE messages (
       id          TEXT PRIMARY KEY,
@@ -190,6 +194,103 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX workflow_notifications_run ON workflow_notifications (run_id, event_id);
   `,
+  // One row per message, from its creation until retention sweeps it: the v1 `message_history`
+  // (what the log, DLQ and cancel filters match on) is folded into `messages`, which now keeps
+  // delivered, failed and canceled messages too (finished_at set, due_at cleared). A message's
+  // CREATED event is its row (created_at), so a publish writes one row, not three. Events are
+  // keyed by rowid without AUTOINCREMENT (no sqlite_sequence write per event).
+  3: `
+    CREATE TABLE messages_v2 (
+      seq         INTEGER PRIMARY KEY,
+      id          TEXT NOT NULL UNIQUE,
+      created_at  INTEGER NOT NULL,
+      -- What the message was created with, for the filters of the log, the DLQ and cancel.
+      url         TEXT NOT NULL,
+      host        TEXT NOT NULL,
+      path        TEXT NOT NULL,
+      topic_name  TEXT,
+      queue_name  TEXT,
+      schedule_id TEXT,
+      caller_ip   TEXT,
+      labels      TEXT NOT NULL,
+      fields      TEXT NOT NULL,
+      state       TEXT NOT NULL,
+      retried     INTEGER NOT NULL DEFAULT 0,
+      -- Set while the message is pending (it may still be attempted); cleared when it finishes.
+      due_at      INTEGER,
+      lease_until INTEGER,
+      -- FIFO queue membership: callbacks of a queued message share its position, so the queue
+      -- moves on only when the message and its callbacks are done. A deleted queue lets go of
+      -- its in-flight messages (fifo_queue cleared) while queue_name keeps what they had.
+      fifo_queue  TEXT,
+      fifo_seq    INTEGER,
+      -- Set when a cancel arrives while an attempt is in flight: the attempt's settlement (or
+      -- its release) then ends the message CANCELED.
+      cancel_requested_at INTEGER,
+      -- When it was delivered, failed or canceled; retention sweeps by it.
+      finished_at INTEGER,
+      body        BLOB NOT NULL
+    );
+    INSERT INTO messages_v2 (seq, id, created_at, url, host, path, topic_name, queue_name,
+      schedule_id, caller_ip, labels, fields, state, retried, due_at, lease_until, fifo_queue,
+      fifo_seq, cancel_requested_at, finished_at, body)
+    SELECT
+      -- Above every event's seq, so that no CREATED key of the log equals an event's.
+      (SELECT COALESCE(MAX(seq), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY h.created_at, h.rowid),
+      h.message_id, h.created_at, h.url, h.host, h.path, h.topic_name, h.queue_name,
+      h.schedule_id, h.caller_ip, h.labels, h.fields,
+      CASE
+        WHEN m.due_at IS NOT NULL THEN m.state
+        WHEN m.id IS NOT NULL THEN 'FAILED'
+        ELSE COALESCE(last.state, 'CANCELED')
+      END,
+      COALESCE(m.retried, 0), m.due_at, m.lease_until,
+      CASE WHEN m.due_at IS NOT NULL THEN m.queue_name END,
+      CASE WHEN m.due_at IS NOT NULL THEN m.queue_seq END,
+      m.cancel_requested_at,
+      CASE WHEN m.due_at IS NULL OR m.id IS NULL THEN COALESCE(last.time, h.created_at) END,
+      h.body
+    FROM message_history h
+    LEFT JOIN messages m ON m.id = h.message_id
+    -- The last terminal event of each message says how and when it finished (SQLite takes the
+    -- bare columns from the row of the MAX).
+    LEFT JOIN (
+      SELECT message_id, state, time, MAX(seq) FROM events
+      WHERE state IN ('DELIVERED', 'FAILED', 'CANCELED') GROUP BY message_id
+    ) last ON last.message_id = h.message_id;
+    DROP TABLE messages;
+    DROP TABLE message_history;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    -- Only unqueued messages waiting for an attempt: finding due work stays cheap however many
+    -- messages are kept.
+    CREATE INDEX messages_due ON messages (due_at)
+      WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL;
+    -- A queue's open messages (pending or in flight) in FIFO order.
+    CREATE INDEX messages_fifo ON messages (fifo_queue, fifo_seq)
+      WHERE fifo_queue IS NOT NULL AND due_at IS NOT NULL;
+    -- Every pending message, so a cancel reads only those, not the kept history.
+    CREATE INDEX messages_pending ON messages (created_at) WHERE due_at IS NOT NULL;
+    -- The log's CREATED entries in (time, seq) order.
+    CREATE INDEX messages_created ON messages (created_at);
+    CREATE INDEX messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
+
+    CREATE TABLE events_v2 (
+      seq        INTEGER PRIMARY KEY,
+      time       INTEGER NOT NULL,
+      message_id TEXT NOT NULL,
+      state      TEXT NOT NULL,
+      fields     TEXT NOT NULL
+    );
+    INSERT INTO events_v2 (seq, time, message_id, state, fields)
+      SELECT seq, time, message_id, state, fields FROM events WHERE state <> 'CREATED';
+    DROP TABLE events;
+    ALTER TABLE events_v2 RENAME TO events;
+    CREATE INDEX events_message ON events (message_id);
+    -- /v2/events pages by (time, seq); seq is the rowid, so this index covers the order.
+    CREATE INDEX events_time ON events (time);
+
+    CREATE INDEX schedule_dedup_keys_expiry ON schedule_dedup_keys (expires_at);
+  `,
 };
 
 /** Opens (creating if needed) the data directory's database and brings its schema up to date. */
@@ -202,6 +303,9 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
   // The exclusive lock is held until the process exits, and the OS frees it even on kill -9.
   db.pragma('locking_mode = EXCLUSIVE');
   try {
+    // Retention frees pages; with incremental auto-vacuum the sweeper can hand them back to the
+    // file system. Takes effect only on a new file (set before anything is written to it).
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (error) {
@@ -214,6 +318,9 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     );
   }
   db.pragma(`synchronous = ${synchronous}`);
+  // A checkpoint leaves the write-ahead log at its largest size; cut it back to this after one
+  // that outgrew it (a VACUUM, a burst), so the files on disk stay bounded.
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   db.pragma('foreign_keys = ON');
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
@@ -228,5 +335,10 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
       db.pragma(`user_version = ${version}`);
     }
   })();
+  if (db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_AUTO_VACUUM) {
+    // A file made before retention: rewritten once, so its free pages can be given back too.
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.exec('VACUUM');
+  }
   return db;
 }

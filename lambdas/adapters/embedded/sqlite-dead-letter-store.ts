@@ -33,40 +33,29 @@ type DeadLetterRow = {
 
 const SELECT = `SELECT d.dlq_id AS dlqId, d.message_id AS messageId, d.failed_at AS failedAt,
     d.response_status AS responseStatus, d.fields AS deadLetterFields,
-    d.response_body AS responseBody, h.fields AS messageFields, h.body
-  FROM dlq d JOIN message_history h ON h.message_id = d.message_id`;
+    d.response_body AS responseBody, m.fields AS messageFields, m.body
+  FROM dlq d JOIN messages m ON m.id = d.message_id`;
 
 /**
  * The dead-letter queue in SQLite. Entries are written by SqliteMessageStore when an attempt
- * fails for good; the message they hold is read from its `message_history` row.
+ * fails for good; the message they hold is read from its `messages` row, which stays (as a
+ * failed message, for the log) when the entry is deleted or retried, until retention sweeps it.
  */
 export class SqliteDeadLetterStore implements DeadLetterStore {
   readonly #db: Database.Database;
   readonly #statements;
   readonly #delete: (query: ListQuery<DeadLetterFilter>) => { deleted: number; cursor?: string };
-  readonly #replace: (
-    replacements: readonly DeadLetterReplacement[],
-    nowMs: number,
-  ) => { missing: string[] };
+  readonly #replace: (replacements: readonly DeadLetterReplacement[]) => { missing: string[] };
 
   /** @param messages creates the retried messages, the same way every message is created. */
   constructor(db: Database.Database, messages: SqliteMessageStore) {
     this.#db = db;
     const statements = {
       get: db.prepare(`${SELECT} WHERE d.dlq_id = ?`),
-      // The failed message's own row is kept only for its dead letter; it goes with it.
-      remove: db.prepare(`DELETE FROM dlq WHERE dlq_id = ? RETURNING message_id AS messageId`),
-      removeFailedMessage: db.prepare(
-        `DELETE FROM messages WHERE id = @id AND due_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM dlq WHERE message_id = @id)`,
-      ),
+      remove: db.prepare('DELETE FROM dlq WHERE dlq_id = ?'),
     };
     this.#statements = statements;
-    const remove = (dlqId: string): boolean => {
-      const removed = statements.remove.get(dlqId) as { messageId: string } | undefined;
-      if (removed) statements.removeFailedMessage.run({ id: removed.messageId });
-      return removed !== undefined;
-    };
+    const remove = (dlqId: string) => statements.remove.run(dlqId);
 
     this.#delete = db.transaction((query: ListQuery<DeadLetterFilter>) => {
       const page = this.#page(query);
@@ -77,19 +66,17 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
       };
     });
 
-    this.#replace = db.transaction(
-      (replacements: readonly DeadLetterReplacement[], nowMs: number) => {
-        const missing = replacements
-          .filter(({ dlqId }) => statements.get.get(dlqId) === undefined)
-          .map(({ dlqId }) => dlqId);
-        if (missing.length > 0) return { missing };
-        for (const { dlqId, message } of replacements) {
-          remove(dlqId);
-          messages.insertCreated(message, nowMs);
-        }
-        return { missing: [] };
-      },
-    );
+    this.#replace = db.transaction((replacements: readonly DeadLetterReplacement[]) => {
+      const missing = replacements
+        .filter(({ dlqId }) => statements.get.get(dlqId) === undefined)
+        .map(({ dlqId }) => dlqId);
+      if (missing.length > 0) return { missing };
+      for (const { dlqId, message } of replacements) {
+        remove(dlqId);
+        messages.insertCreated(message);
+      }
+      return { missing: [] };
+    });
   }
 
   #page(query: ListQuery<DeadLetterFilter>): { rows: DeadLetterRow[]; cursor?: string } {
@@ -97,7 +84,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     const conditions: SqlCondition[] = messageFilterSql(filter, {
       id: 'd.message_id',
       date: 'd.failed_at',
-      history: 'h',
+      message: 'm',
     });
     if (filter.dlqIds !== undefined) conditions.push(inList('d.dlq_id', filter.dlqIds));
     if (filter.responseStatus !== undefined) {
@@ -134,9 +121,10 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   async replaceWithMessages(
     replacements: readonly DeadLetterReplacement[],
-    nowMs: number,
+    _nowMs: number,
   ): Promise<{ missing: string[] }> {
-    return this.#replace(replacements, nowMs);
+    // Each message is created at its own createdAt, which the core set to now.
+    return this.#replace(replacements);
   }
 }
 

@@ -15,20 +15,28 @@ import {
 } from './sqlite-listing';
 
 type EventRow = {
-  seq: number;
   time: number;
+  key: number;
   messageId: string;
   state: MessageState;
-  eventFields: string;
-  messageFields: string | null;
-  body: Buffer | null;
+  url: string;
+  eventFields: string | null;
+  messageFields: string;
+  body: Buffer;
 };
 
 const DIGITS = /^\d+$/;
+/**
+ * The log's sort key after the time: a CREATED entry's is its message's seq, an event's is its
+ * seq plus this offset, so that within one millisecond a message's creation comes before what
+ * happened to it, and no two entries share a key. Seqs stay far below it (2^52 rows).
+ */
+const EVENT_KEY_OFFSET = 2 ** 52;
 
 /**
- * The event log in SQLite: the `events` rows the stores append, each joined at read time with
- * its message's `message_history` row for the configuration echoes and the filters.
+ * The event log in SQLite. A message's CREATED entry is its `messages` row; every later state
+ * change is an `events` row the stores append. Both are joined with the message row for the
+ * configuration echoes and the filters, and merged in (time, key) order.
  */
 export class SqliteEventLog implements EventLog {
   readonly #db: Database.Database;
@@ -39,25 +47,44 @@ export class SqliteEventLog implements EventLog {
 
   async listEvents(query: ListQuery<LogFilter>): Promise<Page<LogRecord>> {
     const { filter, order, count } = query;
-    const conditions: SqlCondition[] = messageFilterSql(filter, {
-      id: 'e.message_id',
-      date: 'e.time',
-      history: 'h',
-    });
-    if (filter.states !== undefined) conditions.push(inList('e.state', filter.states));
-    if (query.cursor !== undefined) {
-      conditions.push(afterPosition(readCursor(query.cursor, order), order, 'e.time', 'e.seq'));
+    const position = query.cursor === undefined ? undefined : readCursor(query.cursor, order);
+    const messageConditions = (date: string) =>
+      messageFilterSql(filter, { id: 'm.id', date, message: 'm' });
+    const arms: { sql: string; params: unknown[] }[] = [];
+    if (filter.states === undefined || filter.states.includes('CREATED')) {
+      const conditions: SqlCondition[] = messageConditions('m.created_at');
+      if (position) conditions.push(afterPosition(position, order, 'm.created_at', 'm.seq'));
+      const where = whereAll(conditions);
+      arms.push({
+        sql: `SELECT m.created_at AS time, m.seq AS key, m.id AS messageId, 'CREATED' AS state,
+            m.url, NULL AS eventFields, m.fields AS messageFields, m.body
+          FROM messages m WHERE ${where.sql}`,
+        params: where.params,
+      });
     }
-    const where = whereAll(conditions);
+    const eventStates = filter.states?.filter((state) => state !== 'CREATED');
+    if (eventStates === undefined || eventStates.length > 0) {
+      const conditions: SqlCondition[] = messageConditions('e.time');
+      if (eventStates !== undefined) conditions.push(inList('e.state', eventStates));
+      if (position) {
+        const eventPosition = { time: position.time, key: Number(position.key) - EVENT_KEY_OFFSET };
+        conditions.push(afterPosition(eventPosition, order, 'e.time', 'e.seq'));
+      }
+      const where = whereAll(conditions);
+      arms.push({
+        sql: `SELECT e.time, e.seq + ${EVENT_KEY_OFFSET} AS key, e.message_id AS messageId, e.state,
+            m.url, e.fields AS eventFields, m.fields AS messageFields, m.body
+          FROM events e JOIN messages m ON m.id = e.message_id WHERE ${where.sql}`,
+        params: where.params,
+      });
+    }
+    if (arms.length === 0) return { items: [] };
     const rows = this.#db
       .prepare(
-        `SELECT e.seq, e.time, e.message_id AS messageId, e.state, e.fields AS eventFields,
-           h.fields AS messageFields, h.body
-         FROM events e LEFT JOIN message_history h ON h.message_id = e.message_id
-         WHERE ${where.sql} ${orderBy(order, 'e.time', 'e.seq')} LIMIT ?`,
+        `${arms.map((arm) => arm.sql).join(' UNION ALL ')} ${orderBy(order, 'time', 'key')} LIMIT ?`,
       )
-      .all(...where.params, count + 1) as EventRow[];
-    const page = pageOf(rows, count, (row) => ({ time: row.time, key: row.seq }));
+      .all(...arms.flatMap((arm) => arm.params), count + 1) as EventRow[];
+    const page = pageOf(rows, count, (row) => ({ time: row.time, key: row.key }));
     return {
       items: page.rows.map(toRecord),
       ...(page.cursor !== undefined && { cursor: page.cursor }),
@@ -72,18 +99,19 @@ export class SqliteEventLog implements EventLog {
 function readCursor(cursor: string, order: ListQuery['order']): KeysetPosition {
   if (!DIGITS.test(cursor)) return decodeCursor(cursor);
   const time = Number(cursor);
-  // seq starts at 1, so these keys put every event of that millisecond after the position.
+  // Every key is above 0 and below MAX_SAFE_INTEGER, so these put every entry of that
+  // millisecond after the position.
   return { time, key: order === 'latestFirst' ? Number.MAX_SAFE_INTEGER : 0 };
 }
 
 function toRecord(row: EventRow): LogRecord {
+  const fields = row.eventFields === null ? {} : JSON.parse(row.eventFields);
   const event = {
-    ...(JSON.parse(row.eventFields) as Omit<LogEvent, 'time' | 'messageId' | 'state'>),
+    ...(fields as Omit<LogEvent, 'time' | 'messageId' | 'state' | 'url'>),
     time: row.time,
     messageId: row.messageId,
     state: row.state,
+    url: row.url,
   } as LogEvent;
-  return row.messageFields === null || row.body === null
-    ? { event }
-    : { event, message: decodeMessage(row.messageFields, row.body) };
+  return { event, message: decodeMessage(row.messageFields, row.body) };
 }

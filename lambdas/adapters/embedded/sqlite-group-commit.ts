@@ -6,6 +6,7 @@ import type {
   DedupClaim,
   InsertResult,
   MessageStore,
+  NewMessage,
 } from '../../ports/message-store';
 
 type Pending = {
@@ -56,6 +57,11 @@ export class SqliteGroupCommit implements MessageStore {
     nowMs: number,
   ): Promise<InsertResult> {
     return this.#enqueue(message.notBefore, () => this.#store.insertMessage(message, dedup, nowMs));
+  }
+
+  insertMessages(messages: readonly NewMessage[], nowMs: number): Promise<InsertResult[]> {
+    const dueAt = Math.min(...messages.map(({ message }) => message.notBefore));
+    return this.#enqueue(dueAt, () => this.#store.insertMessages(messages, nowMs));
   }
 
   settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement> {

@@ -1,8 +1,4 @@
-import type Database from 'better-sqlite3';
 import { BadRequestError } from '../../core/errors';
-import type { Message } from '../../core/message';
-import { encodeMessageFields } from '../../core/message-codec';
-import { destinationHostAndPath } from '../../core/messages';
 import type { ListOrder, MessageFilter } from '../../ports/listing';
 
 /** A WHERE fragment and its parameters, in order. */
@@ -14,8 +10,8 @@ export type FilterColumns = {
   readonly id: string;
   /** The time `fromDate`/`toDate` bound. */
   readonly date: string;
-  /** Alias of the joined `message_history` row. */
-  readonly history: string;
+  /** Alias of the `messages` row. */
+  readonly message: string;
 };
 
 const MATCHES_NOTHING = '0';
@@ -27,10 +23,10 @@ export function inList(column: string, values: readonly unknown[]): SqlCondition
 
 /**
  * The SQL for a MessageFilter: OR within a filter, AND across filters. Matches against the
- * `message_history` row, which every message has from its creation on.
+ * `messages` row's columns, which keep what the message was created with.
  */
 export function messageFilterSql(filter: MessageFilter, columns: FilterColumns): SqlCondition[] {
-  const h = columns.history;
+  const h = columns.message;
   const conditions: SqlCondition[] = [];
   const lists: [readonly unknown[] | undefined, string][] = [
     [filter.messageIds, columns.id],
@@ -130,30 +126,4 @@ export function pageOf<Row>(
   if (rows.length <= count) return { rows };
   const kept = rows.slice(0, count);
   return { rows: kept, cursor: encodeCursor(position(kept[kept.length - 1]!)) };
-}
-
-/** Writes a message's `message_history` row; called in the transaction that creates it. */
-export function historyWriter(db: Database.Database): (message: Message) => void {
-  const insert = db.prepare(
-    `INSERT INTO message_history (message_id, created_at, url, host, path, topic_name, queue_name,
-       schedule_id, caller_ip, labels, fields, body)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  return (message) => {
-    const { host, path } = destinationHostAndPath(message.url);
-    insert.run(
-      message.messageId,
-      message.createdAt,
-      message.url,
-      host,
-      path,
-      message.topicName ?? null,
-      message.queueName ?? null,
-      message.scheduleId ?? null,
-      message.callerIp ?? null,
-      JSON.stringify(message.labels),
-      encodeMessageFields(message),
-      message.body,
-    );
-  };
 }

@@ -1,15 +1,21 @@
 import type Database from 'better-sqlite3';
 import type { LogEvent, Message } from '../../core/message';
 import { decodeMessage, encodeMessageFields } from '../../core/message-codec';
-import { cancelEvents, canceledEvent, canceledSettlement } from '../../core/messages';
+import {
+  cancelEvents,
+  canceledEvent,
+  canceledSettlement,
+  destinationHostAndPath,
+} from '../../core/messages';
 import type { MessageFilter } from '../../ports/listing';
 import type {
   AttemptSettlement,
   DedupClaim,
   InsertResult,
   MessageStore,
+  NewMessage,
 } from '../../ports/message-store';
-import { historyWriter, messageFilterSql, whereAll } from './sqlite-listing';
+import { messageFilterSql, whereAll } from './sqlite-listing';
 
 /** A message taken for an attempt, with the attempt number it is on. */
 export type ClaimedMessage = { message: Message; retried: number };
@@ -47,18 +53,18 @@ type CancelRow = { id: string; url: string; leaseUntil: number | null };
 
 /**
  * The embedded runtime's store: messages, dedup keys, event log and DLQ in one SQLite file.
- * The due-time index doubles as the delivery queue; a lease marks a message in flight.
- * better-sqlite3 is synchronous, so each method is one transaction and never interleaves.
+ * Each message is one row from its creation until retention sweeps it (sqlite-retention.ts):
+ * pending while `due_at` is set, finished (delivered, failed, canceled) once `finished_at` is.
+ * The row is also the message's CREATED log entry, so a publish writes that one row (and its
+ * dedup claim); attempts append events. The due-time index doubles as the delivery queue; a
+ * lease marks a message in flight. better-sqlite3 is synchronous, so each method is one
+ * transaction and never interleaves.
  */
 export class SqliteMessageStore implements MessageStore {
   readonly #statements;
-  readonly #insert: (
-    message: Message,
-    dedup: DedupClaim | undefined,
-    nowMs: number,
-  ) => InsertResult;
+  readonly #insert: (messages: readonly NewMessage[], nowMs: number) => InsertResult[];
   readonly #settle: (settlement: AttemptSettlement) => AttemptSettlement;
-  readonly #insertNew: (message: Message, nowMs: number) => void;
+  readonly #insertNew: (message: Message) => void;
   readonly #cancel: (filter: MessageFilter, nowMs: number) => number;
   readonly #release: (messageId: string, dueAt: number | undefined) => void;
   readonly #releaseAll: () => number;
@@ -77,17 +83,19 @@ export class SqliteMessageStore implements MessageStore {
    */
   constructor(db: Database.Database, onChange: () => void = () => {}) {
     this.#onChange = onChange;
-    const writeHistory = historyWriter(db);
     const statements = {
+      // A new queued message takes the rowid it is about to get as its place in the queue
+      // (MAX(seq) + 1 is the rowid SQLite assigns), so queue order is creation order; a callback
+      // passes its source's place instead.
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, fields, body, state, retried, due_at, created_at, queue_name, queue_seq)
-         VALUES (?, ?, ?, 'CREATED', 0, ?, ?, ?, ?)`,
-      ),
-      nextQueueSeq: db.prepare(
-        'SELECT COALESCE(MAX(queue_seq), 0) + 1 AS seq FROM messages WHERE queue_name = ?',
+        `INSERT INTO messages (id, created_at, url, host, path, topic_name, queue_name, schedule_id,
+           caller_ip, labels, fields, state, due_at, fifo_queue, fifo_seq, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'CREATED', ?, ?,
+           COALESCE(?, CASE WHEN ? IS NOT NULL THEN (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages) END),
+           ?)`,
       ),
       queuePosition: db.prepare(
-        'SELECT queue_name AS name, queue_seq AS seq FROM messages WHERE id = ? AND queue_name IS NOT NULL',
+        'SELECT fifo_queue AS name, fifo_seq AS seq FROM messages WHERE id = ? AND fifo_queue IS NOT NULL',
       ),
       insertEvent: db.prepare(
         'INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)',
@@ -99,13 +107,17 @@ export class SqliteMessageStore implements MessageStore {
         `INSERT INTO dedup_keys (key, message_id, expires_at) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
       ),
-      getMessage: db.prepare('SELECT fields, body, retried FROM messages WHERE id = ?'),
-      deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
+      // Delivered and canceled messages stay for the log, but are no longer the store's.
+      getMessage: db.prepare(
+        `SELECT fields, body, retried FROM messages
+         WHERE id = ? AND state NOT IN ('DELIVERED', 'CANCELED')`,
+      ),
+      finish: db.prepare(
+        `UPDATE messages SET state = ?, due_at = NULL, lease_until = NULL, finished_at = ?
+         WHERE id = ?`,
+      ),
       scheduleRetry: db.prepare(
         `UPDATE messages SET state = 'RETRY', retried = ?, due_at = ?, lease_until = NULL WHERE id = ?`,
-      ),
-      markFailed: db.prepare(
-        `UPDATE messages SET state = 'FAILED', due_at = NULL, lease_until = NULL WHERE id = ?`,
       ),
       insertDeadLetter: db.prepare(
         `INSERT INTO dlq (dlq_id, message_id, failed_at, response_status, fields, response_body)
@@ -113,24 +125,24 @@ export class SqliteMessageStore implements MessageStore {
       ),
       dueUnqueued: db.prepare(
         `SELECT id, due_at AS dueAt FROM messages
-         WHERE due_at <= ? AND lease_until IS NULL AND queue_name IS NULL ORDER BY due_at LIMIT ?`,
+         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL ORDER BY due_at LIMIT ?`,
       ),
       dueUnqueuedUrls: db.prepare(
-        `SELECT id, due_at AS dueAt, json_extract(fields, '$.url') AS url FROM messages
-         WHERE due_at <= ? AND lease_until IS NULL AND queue_name IS NULL ORDER BY due_at LIMIT ?`,
+        `SELECT id, due_at AS dueAt, url FROM messages
+         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL ORDER BY due_at LIMIT ?`,
       ),
       // Queued messages keep their place: their order is the queue's, not the due time's.
       postpone: db.prepare(
-        'UPDATE messages SET due_at = ? WHERE id = ? AND lease_until IS NULL AND queue_name IS NULL',
+        'UPDATE messages SET due_at = ? WHERE id = ? AND lease_until IS NULL AND fifo_queue IS NULL',
       ),
       activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
       // The open messages at the head of a queue: those in its first `parallelism` positions.
       queueWindow: db.prepare(
-        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, json_extract(fields, '$.url') AS url
+        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, url
          FROM messages
-         WHERE queue_name = @name AND due_at IS NOT NULL AND queue_seq IN (
-           SELECT DISTINCT queue_seq FROM messages
-           WHERE queue_name = @name AND due_at IS NOT NULL ORDER BY queue_seq LIMIT @parallelism
+         WHERE fifo_queue = @name AND due_at IS NOT NULL AND fifo_seq IN (
+           SELECT DISTINCT fifo_seq FROM messages
+           WHERE fifo_queue = @name AND due_at IS NOT NULL ORDER BY fifo_seq LIMIT @parallelism
          )`,
       ),
       lease: db.prepare(
@@ -139,7 +151,7 @@ export class SqliteMessageStore implements MessageStore {
       ),
       nextDueUnqueued: db.prepare(
         `SELECT MIN(due_at) AS dueAt FROM messages
-         WHERE due_at IS NOT NULL AND lease_until IS NULL AND queue_name IS NULL`,
+         WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL`,
       ),
       release: db.prepare(
         `UPDATE messages SET lease_until = NULL, due_at = COALESCE(?, due_at),
@@ -150,8 +162,8 @@ export class SqliteMessageStore implements MessageStore {
         `UPDATE messages SET lease_until = NULL, state = CASE WHEN retried = 0 THEN 'CREATED' ELSE 'RETRY' END
          WHERE lease_until IS NOT NULL`,
       ),
-      // A message is pending while it may still be attempted (due_at is cleared when it fails)
-      // and no cancel is waiting for its attempt to settle.
+      // A message is pending while it may still be attempted (due_at is cleared when it
+      // finishes) and no cancel is waiting for its attempt to settle.
       getPending: db.prepare(
         `SELECT fields, body, retried FROM messages
          WHERE id = ? AND due_at IS NOT NULL AND cancel_requested_at IS NULL`,
@@ -159,54 +171,51 @@ export class SqliteMessageStore implements MessageStore {
       cancelRequestedAt: db.prepare('SELECT cancel_requested_at AS at FROM messages WHERE id = ?'),
       markCancelRequested: db.prepare('UPDATE messages SET cancel_requested_at = ? WHERE id = ?'),
       canceledLeases: db.prepare(
-        `SELECT id, json_extract(fields, '$.url') AS url, cancel_requested_at AS at FROM messages
+        `SELECT id, url, cancel_requested_at AS at FROM messages
          WHERE lease_until IS NOT NULL AND cancel_requested_at IS NOT NULL AND (@id IS NULL OR id = @id)`,
       ),
     };
     this.#statements = statements;
 
-    const insertNew = (message: Message, nowMs: number, position?: QueuePosition) => {
-      const queue =
-        position ??
-        (message.queueName === undefined
-          ? undefined
-          : {
-              name: message.queueName,
-              seq: (statements.nextQueueSeq.get(message.queueName) as { seq: number }).seq,
-            });
+    const insertNew = (message: Message, position?: QueuePosition) => {
+      const { host, path } = destinationHostAndPath(message.url);
+      const fifoQueue = position?.name ?? message.queueName ?? null;
       statements.insertMessage.run(
         message.messageId,
-        encodeMessageFields(message),
-        message.body,
-        message.notBefore,
         message.createdAt,
-        queue?.name ?? null,
-        queue?.seq ?? null,
+        message.url,
+        host,
+        path,
+        message.topicName ?? null,
+        message.queueName ?? null,
+        message.scheduleId ?? null,
+        message.callerIp ?? null,
+        JSON.stringify(message.labels),
+        encodeMessageFields(message),
+        message.notBefore,
+        fifoQueue,
+        position?.seq ?? null,
+        fifoQueue,
+        message.body,
       );
-      writeHistory(message);
-      this.#appendEvent({
-        time: nowMs,
-        messageId: message.messageId,
-        state: 'CREATED',
-        url: message.url,
-      });
     };
-    this.#insertNew = (message, nowMs) => insertNew(message, nowMs);
+    this.#insertNew = (message) => insertNew(message);
 
     this.#insert = db.transaction(
-      (message: Message, dedup: DedupClaim | undefined, nowMs: number): InsertResult => {
-        if (dedup) {
-          const holder = statements.findDedup.get(dedup.key) as
-            | { messageId: string; expiresAt: number }
-            | undefined;
-          // An expired claim is as good as none: the key may publish again (the dedup window).
-          if (holder && holder.expiresAt > nowMs)
-            return { inserted: false, existingMessageId: holder.messageId };
-          statements.upsertDedup.run(dedup.key, message.messageId, dedup.expiresAt);
-        }
-        insertNew(message, nowMs);
-        return { inserted: true };
-      },
+      (messages: readonly NewMessage[], nowMs: number): InsertResult[] =>
+        messages.map(({ message, dedup }): InsertResult => {
+          if (dedup) {
+            const holder = statements.findDedup.get(dedup.key) as
+              | { messageId: string; expiresAt: number }
+              | undefined;
+            // An expired claim is as good as none: the key may publish again (the dedup window).
+            if (holder && holder.expiresAt > nowMs)
+              return { inserted: false, existingMessageId: holder.messageId };
+            statements.upsertDedup.run(dedup.key, message.messageId, dedup.expiresAt);
+          }
+          insertNew(message);
+          return { inserted: true };
+        }),
     );
 
     this.#claim = db.transaction(
@@ -251,16 +260,22 @@ export class SqliteMessageStore implements MessageStore {
         | undefined;
       const settlement = cancel?.at != null ? canceledSettlement(proposed) : proposed;
       const { message, outcome } = settlement;
-      // Read before the row may be deleted: the callbacks take the message's place in its queue.
+      // Read before the message leaves its queue: the callbacks take its place there.
       const position = statements.queuePosition.get(message.messageId) as QueuePosition | undefined;
-      for (const event of settlement.events) this.#appendEvent(event);
-      if (outcome.kind === 'delivered' || outcome.kind === 'canceled') {
-        statements.deleteMessage.run(message.messageId);
+      let finishedAt = 0;
+      for (const event of settlement.events) {
+        this.#appendEvent(event);
+        finishedAt = Math.max(finishedAt, event.time);
+      }
+      if (outcome.kind === 'delivered') {
+        statements.finish.run('DELIVERED', finishedAt, message.messageId);
+      } else if (outcome.kind === 'canceled') {
+        statements.finish.run('CANCELED', finishedAt, message.messageId);
       } else if (outcome.kind === 'retry') {
         statements.scheduleRetry.run(settlement.retried + 1, outcome.retryAt, message.messageId);
       } else {
         const { deadLetter } = outcome;
-        statements.markFailed.run(message.messageId);
+        statements.finish.run('FAILED', deadLetter.failedAt, message.messageId);
         statements.insertDeadLetter.run(
           deadLetter.dlqId,
           deadLetter.messageId,
@@ -270,21 +285,18 @@ export class SqliteMessageStore implements MessageStore {
           deadLetter.responseBody,
         );
       }
-      for (const callback of settlement.callbacks) {
-        insertNew(callback, callback.createdAt, position);
-      }
+      for (const callback of settlement.callbacks) insertNew(callback, position);
       return settlement;
     });
 
     this.#cancel = db.transaction((filter: MessageFilter, nowMs: number): number => {
       const where = whereAll([
         { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
-        ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', history: 'h' }),
+        ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', message: 'm' }),
       ]);
       const rows = db
         .prepare(
-          `SELECT m.id, json_extract(m.fields, '$.url') AS url, m.lease_until AS leaseUntil
-           FROM messages m LEFT JOIN message_history h ON h.message_id = m.id
+          `SELECT m.id, m.url, m.lease_until AS leaseUntil FROM messages m
            WHERE ${where.sql}`,
         )
         .all(...where.params) as CancelRow[];
@@ -294,7 +306,7 @@ export class SqliteMessageStore implements MessageStore {
           this.#appendEvent(event);
         }
         if (inFlight) statements.markCancelRequested.run(nowMs, row.id);
-        else statements.deleteMessage.run(row.id);
+        else statements.finish.run('CANCELED', nowMs, row.id);
       }
       return rows.length;
     });
@@ -308,7 +320,7 @@ export class SqliteMessageStore implements MessageStore {
       }[];
       for (const row of rows) {
         this.#appendEvent(canceledEvent({ messageId: row.id, url: row.url }, row.at));
-        statements.deleteMessage.run(row.id);
+        statements.finish.run('CANCELED', row.at, row.id);
       }
       return rows.length;
     };
@@ -320,8 +332,9 @@ export class SqliteMessageStore implements MessageStore {
     );
   }
 
+  /** Appends an event; its `url` is not stored, since it is always its message's. */
   #appendEvent(event: LogEvent): void {
-    const { time, messageId, state, ...fields } = event;
+    const { time, messageId, state, url: _url, ...fields } = event;
     this.#statements.insertEvent.run(time, messageId, state, JSON.stringify(fields));
   }
 
@@ -330,7 +343,11 @@ export class SqliteMessageStore implements MessageStore {
     dedup: DedupClaim | undefined,
     nowMs: number,
   ): Promise<InsertResult> {
-    return this.#insert(message, dedup, nowMs);
+    return this.#insert([{ message, dedup }], nowMs)[0]!;
+  }
+
+  async insertMessages(messages: readonly NewMessage[], nowMs: number): Promise<InsertResult[]> {
+    return this.#insert(messages, nowMs);
   }
 
   async getMessage(messageId: string): Promise<Message | undefined> {
@@ -354,11 +371,11 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /**
-   * Stores a new message with its history and CREATED event, for another SQLite adapter to call
+   * Stores a new message (its row is its CREATED log entry), for another SQLite adapter to call
    * inside its own transaction (the DLQ's retry), so every message is created the same way.
    */
-  insertCreated(message: Message, nowMs: number): void {
-    this.#insertNew(message, nowMs);
+  insertCreated(message: Message): void {
+    this.#insertNew(message);
   }
 
   /**

@@ -28,9 +28,8 @@ type PendingRow = {
 
 /**
  * Pending messages in SQLite: the `messages` rows that may still be attempted (a due time, no
- * cancel waiting), the filters matched on their `message_history` rows, paged by (created_at, id).
- * No index serves this order (one would cost every publish a write); the scan covers only the
- * rows not yet finished, since delivered and canceled messages leave the table.
+ * cancel waiting), paged by (created_at, id). The pending index (by created_at) keeps the scan to
+ * the rows not yet finished, though finished ones stay in the table until retention.
  */
 export class SqlitePendingMessageList implements PendingMessageList {
   readonly #db: Database.Database;
@@ -43,7 +42,7 @@ export class SqlitePendingMessageList implements PendingMessageList {
     const { filter, order, count } = query;
     const conditions: SqlCondition[] = [
       { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
-      ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', history: 'h' }),
+      ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', message: 'm' }),
     ];
     if (filter.inFlight !== undefined) {
       conditions.push({
@@ -56,16 +55,11 @@ export class SqlitePendingMessageList implements PendingMessageList {
     }
     const where = whereAll(conditions);
     // The page's keys first, from the narrow columns, then its rows: sorting whole rows (bodies
-    // included) of a large backlog costs several times more. The history is joined only when a
-    // filter matches on it.
-    const { messageIds: _ids, fromDate: _from, toDate: _to, inFlight: _inFlight, ...rest } = filter;
-    const history = Object.values(rest).some((value) => value !== undefined)
-      ? 'JOIN message_history h ON h.message_id = m.id'
-      : '';
+    // included) of a large backlog costs several times more.
     const rows = this.#db
       .prepare(
         `WITH page AS (
-           SELECT m.id, m.created_at FROM messages m ${history}
+           SELECT m.id, m.created_at FROM messages m
            WHERE ${where.sql} ${orderBy(order, 'm.created_at', 'm.id')} LIMIT ?
          )
          SELECT m.id, m.created_at AS createdAt, m.fields, m.body, m.retried, m.due_at AS dueAt,

@@ -26,8 +26,8 @@ export class SqliteQueueStore implements QueueStore {
   constructor(db: Database.Database, onChange: () => void) {
     this.#onChange = onChange;
     const select = `SELECT q.name, q.parallelism, q.paused, q.created_at AS createdAt, q.updated_at AS updatedAt,
-        (SELECT COUNT(DISTINCT queue_seq) FROM messages m
-         WHERE m.queue_name = q.name AND m.due_at IS NOT NULL) AS lag
+        (SELECT COUNT(DISTINCT fifo_seq) FROM messages m
+         WHERE m.fifo_queue = q.name AND m.due_at IS NOT NULL) AS lag
       FROM queues q`;
     const statements = {
       upsert: db.prepare(
@@ -47,21 +47,22 @@ export class SqliteQueueStore implements QueueStore {
       deleteQueue: db.prepare('DELETE FROM queues WHERE name = ?'),
       // In-flight messages finish outside the queue; waiting ones are canceled with it.
       detachInFlight: db.prepare(
-        'UPDATE messages SET queue_name = NULL WHERE queue_name = ? AND lease_until IS NOT NULL',
+        `UPDATE messages SET fifo_queue = NULL
+         WHERE fifo_queue = ? AND due_at IS NOT NULL AND lease_until IS NOT NULL`,
       ),
-      waiting: db.prepare(
-        "SELECT id, json_extract(fields, '$.url') AS url FROM messages WHERE queue_name = ? AND due_at IS NOT NULL",
+      waiting: db.prepare('SELECT id FROM messages WHERE fifo_queue = ? AND due_at IS NOT NULL'),
+      cancel: db.prepare(
+        `UPDATE messages SET state = 'CANCELED', due_at = NULL, finished_at = ? WHERE id = ?`,
       ),
-      cancel: db.prepare('DELETE FROM messages WHERE id = ?'),
       event: db.prepare('INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)'),
     };
     this.#statements = statements;
     this.#delete = db.transaction((name: string, nowMs: number) => {
       statements.detachInFlight.run(name);
-      for (const { id, url } of statements.waiting.all(name) as { id: string; url: string }[]) {
-        statements.cancel.run(id);
+      for (const { id } of statements.waiting.all(name) as { id: string }[]) {
+        statements.cancel.run(nowMs, id);
         for (const state of ['CANCEL_REQUESTED', 'CANCELED']) {
-          statements.event.run(nowMs, id, state, JSON.stringify({ url, queueName: name }));
+          statements.event.run(nowMs, id, state, JSON.stringify({ queueName: name }));
         }
       }
       return statements.deleteQueue.run(name).changes > 0;

@@ -1,0 +1,129 @@
+import { performance } from 'node:perf_hooks';
+import type Database from 'better-sqlite3';
+
+/** What one sweep batch removed, and whether more is left for the next batch. */
+export type SweepBatch = {
+  /** Finished messages removed, with their events. */
+  readonly messages: number;
+  readonly deadLetters: number;
+  /** Expired dedup claims of publishes and of schedule creations. */
+  readonly dedupKeys: number;
+  /** Free pages handed back to the file system. */
+  readonly freedPages: number;
+  /** True when the batch stopped at its budget with work left. */
+  readonly more: boolean;
+  readonly durationMs: number;
+};
+
+/**
+ * A batch stops taking more once it has run this long, so the database (and the event loop,
+ * better-sqlite3 being synchronous) is never held for more than a few milliseconds.
+ */
+const BATCH_BUDGET_MS = 4;
+/** Rows a batch looks at, at most, per kind. */
+const BATCH_ROWS = 500;
+/**
+ * Free pages kept for reuse, as a share of the file: under steady load the next messages fill
+ * what retention freed, so handing those pages back would only make the file grow again.
+ */
+const KEPT_FREE_SHARE = 0.25;
+/** Pages handed back per batch (1 MiB of 4 KiB pages). */
+const VACUUM_STEP_PAGES = 256;
+
+/**
+ * Retention for the embedded store: removes what is older than the retention period in small
+ * batches. Finished messages (delivered, failed, canceled) go with their events once they
+ * finished before the cutoff; dead letters by when they failed; dedup claims once expired.
+ * Pending messages are never touched: only rows with `finished_at` set are read. Free pages
+ * are reused by later writes, and those beyond a reserve are handed back with SQLite's
+ * incremental vacuum.
+ */
+export class SqliteRetention {
+  readonly #db: Database.Database;
+  readonly #batch: (cutoffMs: number, nowMs: number) => Omit<SweepBatch, 'durationMs'>;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const statements = {
+      finished: db.prepare(
+        `SELECT id FROM messages WHERE finished_at < ? ORDER BY finished_at LIMIT ${BATCH_ROWS}`,
+      ),
+      deleteEvents: db.prepare('DELETE FROM events WHERE message_id = ?'),
+      deleteMessage: db.prepare('DELETE FROM messages WHERE id = ? AND finished_at IS NOT NULL'),
+      deadLetters: db.prepare(
+        `SELECT dlq_id AS id FROM dlq WHERE failed_at < ? ORDER BY failed_at LIMIT ${BATCH_ROWS}`,
+      ),
+      deleteDeadLetter: db.prepare('DELETE FROM dlq WHERE dlq_id = ?'),
+      expiredDedup: db.prepare(
+        `DELETE FROM dedup_keys WHERE rowid IN (
+           SELECT rowid FROM dedup_keys WHERE expires_at <= ? LIMIT ${BATCH_ROWS})`,
+      ),
+      expiredScheduleDedup: db.prepare(
+        `DELETE FROM schedule_dedup_keys WHERE rowid IN (
+           SELECT rowid FROM schedule_dedup_keys WHERE expires_at <= ? LIMIT ${BATCH_ROWS})`,
+      ),
+    };
+    this.#batch = db.transaction((cutoffMs: number, nowMs: number) => {
+      const started = performance.now();
+      const overBudget = () => performance.now() - started >= BATCH_BUDGET_MS;
+      let more = false;
+      let messages = 0;
+      for (const { id } of statements.finished.all(cutoffMs) as { id: string }[]) {
+        if (overBudget()) {
+          more = true;
+          break;
+        }
+        statements.deleteEvents.run(id);
+        messages += statements.deleteMessage.run(id).changes;
+      }
+      let deadLetters = 0;
+      if (!more) {
+        for (const { id } of statements.deadLetters.all(cutoffMs) as { id: string }[]) {
+          if (overBudget()) {
+            more = true;
+            break;
+          }
+          deadLetters += statements.deleteDeadLetter.run(id).changes;
+        }
+      }
+      let dedupKeys = 0;
+      if (!more) {
+        dedupKeys =
+          statements.expiredDedup.run(nowMs).changes +
+          statements.expiredScheduleDedup.run(nowMs).changes;
+      }
+      // A full page of rows means there may be more behind it.
+      more ||= messages === BATCH_ROWS || deadLetters === BATCH_ROWS || dedupKeys >= BATCH_ROWS;
+      return { messages, deadLetters, dedupKeys, freedPages: 0, more };
+    });
+  }
+
+  /**
+   * Removes one batch of what finished (or expired) before `cutoffMs`, in one short
+   * transaction; call again while `more` is true. Once nothing is left, each call hands back
+   * up to 1 MiB of the free pages beyond the reserve kept for reuse.
+   */
+  sweepBatch(cutoffMs: number, nowMs: number): SweepBatch {
+    const started = performance.now();
+    const swept = this.#batch(cutoffMs, nowMs);
+    const vacuum = swept.more ? { freedPages: 0, more: false } : this.#vacuumStep();
+    return {
+      ...swept,
+      freedPages: vacuum.freedPages,
+      more: swept.more || vacuum.more,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  /** Hands back up to a step of the free pages beyond the reserve; `more` if more are beyond it. */
+  #vacuumStep(): { freedPages: number; more: boolean } {
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number;
+    const pages = this.#db.pragma('page_count', { simple: true }) as number;
+    // Freeing k pages leaves free - k of pages - k: within the reserve once k reaches this.
+    const excess = Math.ceil((free - pages * KEPT_FREE_SHARE) / (1 - KEPT_FREE_SHARE));
+    if (excess <= 0) return { freedPages: 0, more: false };
+    const step = Math.min(excess, VACUUM_STEP_PAGES);
+    this.#db.pragma(`incremental_vacuum(${step})`);
+    return { freedPages: step, more: excess > step };
+  }
+}

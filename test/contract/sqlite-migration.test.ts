@@ -1,0 +1,228 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  DATABASE_FILE,
+  MIGRATIONS,
+  openDatabase,
+} from '../../lambdas/adapters/embedded/sqlite-database';
+import { SqliteDeadLetterStore } from '../../lambdas/adapters/embedded/sqlite-dead-letter-store';
+import { SqliteEventLog } from '../../lambdas/adapters/embedded/sqlite-event-log';
+import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
+import type { Message } from '../../lambdas/core/message';
+import { encodeMessageFields } from '../../lambdas/core/message-codec';
+import { destinationHostAndPath } from '../../lambdas/core/messages';
+import { makeMessage, T0 } from '../helpers/messages';
+import { comparable } from '../helpers/settlements';
+
+const LEASE_MS = 60_000;
+
+/**
+ * A schema-1 database as the first sqstash left it: the message rows (pending, in flight,
+ * queued, failed) and their `message_history` rows, the events (CREATED included), a dead
+ * letter, a dedup claim, and the history of messages already delivered or canceled.
+ */
+function writeVersion1(path: string, messages: Record<string, Message>): void {
+  const db = new Database(path);
+  db.exec(MIGRATIONS[1]!);
+  db.pragma('user_version = 1');
+  const history = db.prepare(
+    `INSERT INTO message_history (message_id, created_at, url, host, path, topic_name, queue_name,
+       schedule_id, caller_ip, labels, fields, body) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, NULL, ?, ?, ?)`,
+  );
+  const row = db.prepare(
+    `INSERT INTO messages (id, fields, body, state, retried, due_at, lease_until, created_at,
+       queue_name, queue_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const event = db.prepare(
+    'INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)',
+  );
+  const create = (message: Message) => {
+    const { host, path } = destinationHostAndPath(message.url);
+    const fields = encodeMessageFields(message);
+    history.run(
+      message.messageId,
+      message.createdAt,
+      message.url,
+      host,
+      path,
+      message.queueName ?? null,
+      JSON.stringify(message.labels),
+      fields,
+      message.body,
+    );
+    event.run(
+      message.createdAt,
+      message.messageId,
+      'CREATED',
+      JSON.stringify({ url: message.url }),
+    );
+    return fields;
+  };
+  const later = (message: Message, time: number, state: string, extra: object = {}) =>
+    event.run(time, message.messageId, state, JSON.stringify({ url: message.url, ...extra }));
+  const { pending, inFlight, queued1, queued2, failed, delivered, canceled } = messages;
+  for (const message of [pending!, inFlight!, queued1!, queued2!]) {
+    const fields = create(message);
+    const queue = message.queueName ?? null;
+    row.run(
+      message.messageId,
+      fields,
+      message.body,
+      message === inFlight ? 'ACTIVE' : 'CREATED',
+      0,
+      message.notBefore,
+      message === inFlight ? T0 + LEASE_MS : null,
+      message.createdAt,
+      queue,
+      queue === null ? null : message === queued1 ? 1 : 2,
+    );
+  }
+  db.prepare(
+    `INSERT INTO queues (name, parallelism, paused, created_at, updated_at) VALUES ('q1', 1, 0, ?, ?)`,
+  ).run(T0, T0);
+  db.prepare('INSERT INTO dedup_keys (key, message_id, expires_at) VALUES (?, ?, ?)').run(
+    'order-1',
+    pending!.messageId,
+    T0 + 86_400_000,
+  );
+  row.run(
+    failed!.messageId,
+    create(failed!),
+    failed!.body,
+    'FAILED',
+    3,
+    null,
+    null,
+    failed!.createdAt,
+    null,
+    null,
+  );
+  later(failed!, T0 + 5, 'ACTIVE');
+  later(failed!, T0 + 6, 'ERROR', { error: 'destination answered 500' });
+  later(failed!, T0 + 6, 'FAILED', { error: 'destination answered 500' });
+  db.prepare(
+    `INSERT INTO dlq (dlq_id, message_id, failed_at, response_status, fields, response_body)
+     VALUES (?, ?, ?, 500, ?, ?)`,
+  ).run(
+    `${T0 + 6}-0`,
+    failed!.messageId,
+    T0 + 6,
+    JSON.stringify({ responseHeader: {}, error: 'destination answered 500' }),
+    Buffer.from('no'),
+  );
+  create(delivered!);
+  later(delivered!, T0 + 7, 'ACTIVE');
+  later(delivered!, T0 + 8, 'DELIVERED', { responseStatus: 200 });
+  create(canceled!);
+  later(canceled!, T0 + 9, 'CANCEL_REQUESTED');
+  later(canceled!, T0 + 9, 'CANCELED');
+  db.close();
+}
+
+describe('openDatabase: upgrading a schema-1 database', () => {
+  let dataDir: string;
+  let db: Database.Database;
+  const messages = {
+    pending: makeMessage({ messageId: 'msg_pending', notBefore: T0 + 10, labels: ['a'] }),
+    inFlight: makeMessage({ messageId: 'msg_in_flight', notBefore: T0 + 1 }),
+    queued1: makeMessage({ messageId: 'msg_q1', queueName: 'q1', notBefore: T0 + 2 }),
+    queued2: makeMessage({ messageId: 'msg_q2', queueName: 'q1', notBefore: T0 + 3 }),
+    failed: makeMessage({ messageId: 'msg_failed', maxRetries: 3 }),
+    delivered: makeMessage({ messageId: 'msg_delivered', url: 'https://example.com/done' }),
+    canceled: makeMessage({ messageId: 'msg_canceled' }),
+  };
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sqstash-migration-'));
+    writeVersion1(join(dataDir, DATABASE_FILE), messages);
+    db = openDatabase(dataDir, 'NORMAL');
+  });
+  afterAll(() => {
+    db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const states = async (messageId: string) =>
+    (
+      await new SqliteEventLog(db).listEvents({
+        filter: { messageIds: [messageId] },
+        order: 'earliestFirst',
+        count: 100,
+      })
+    ).items.map((record) => record.event.state);
+
+  it('is at the current schema, with incremental auto-vacuum', () => {
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+  });
+
+  it('keeps every pending message, and delivers them in order after the restart frees the lease', async () => {
+    const store = new SqliteMessageStore(db);
+    for (const message of [messages.pending, messages.queued1, messages.queued2]) {
+      expect(comparable(await store.getPendingMessage(message.messageId))).toEqual(
+        comparable(message),
+      );
+    }
+    expect(store.releaseAll()).toBe(1);
+    // The queue's head only (parallelism 1), and the unqueued ones by due time.
+    expect(
+      store.claimDue(T0 + 100, 10, T0 + 100 + LEASE_MS).map((claim) => claim.message.messageId),
+    ).toEqual(['msg_in_flight', 'msg_q1', 'msg_pending']);
+  });
+
+  it('keeps the log of every message, finished ones included, with their configuration', async () => {
+    expect(await states('msg_pending')).toEqual(['CREATED']);
+    expect(await states('msg_failed')).toEqual(['CREATED', 'ACTIVE', 'ERROR', 'FAILED']);
+    expect(await states('msg_delivered')).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
+    expect(await states('msg_canceled')).toEqual(['CREATED', 'CANCEL_REQUESTED', 'CANCELED']);
+    const page = await new SqliteEventLog(db).listEvents({
+      filter: { url: ['https://example.com/done'] },
+      order: 'latestFirst',
+      count: 10,
+    });
+    expect(page.items.map((record) => comparable(record.message))).toEqual(
+      Array(3).fill(comparable(messages.delivered)),
+    );
+  });
+
+  it('keeps the dead letter with its message, and the dedup claim', async () => {
+    const store = new SqliteMessageStore(db);
+    const dlq = new SqliteDeadLetterStore(db, store);
+    const entry = await dlq.getDeadLetter(`${T0 + 6}-0`);
+    expect(comparable(entry?.message)).toEqual(comparable(messages.failed));
+    expect(
+      await store.insertMessage(
+        makeMessage({ messageId: 'msg_again' }),
+        { key: 'order-1', expiresAt: T0 + 86_400_000 },
+        T0 + 20,
+      ),
+    ).toEqual({ inserted: false, existingMessageId: 'msg_pending' });
+  });
+
+  it('queues a new message behind the upgraded ones', async () => {
+    const store = new SqliteMessageStore(db);
+    await store.insertMessage(
+      makeMessage({ messageId: 'msg_q3', queueName: 'q1', notBefore: T0 }),
+      undefined,
+      T0,
+    );
+    const position = (id: string) =>
+      (db.prepare('SELECT fifo_seq AS seq FROM messages WHERE id = ?').get(id) as { seq: number })
+        .seq;
+    expect(position('msg_q3')).toBeGreaterThan(position('msg_q2'));
+  });
+
+  it('lets retention sweep the finished messages it brought over, and no pending one', async () => {
+    const retention = new SqliteRetention(db);
+    const swept = retention.sweepBatch(T0 + 1_000, T0 + 1_000);
+
+    expect(swept).toMatchObject({ messages: 3, deadLetters: 1 });
+    expect(await states('msg_delivered')).toEqual([]);
+    expect(await states('msg_failed')).toEqual([]);
+    expect(await states('msg_pending')).toEqual(['CREATED']);
+    expect(await new SqliteMessageStore(db).getPendingMessage('msg_q2')).toBeDefined();
+  });
+});

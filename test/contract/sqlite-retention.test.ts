@@ -1,0 +1,133 @@
+import type { SqliteRetention as Retention } from '../../lambdas/adapters/embedded/sqlite-retention';
+import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
+import { makeMessage, T0 } from '../helpers/messages';
+import { deadLetterOf, deliveredSettlement, failedSettlement } from '../helpers/settlements';
+import { makeSqliteStores } from './sqlite-stores';
+
+const LEASE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+describe('SqliteRetention', () => {
+  let stores: Awaited<ReturnType<typeof makeSqliteStores>>;
+  let retention: Retention;
+
+  beforeEach(async () => {
+    stores = await makeSqliteStores();
+    retention = new SqliteRetention(stores.db);
+  });
+  afterEach(async () => {
+    await stores.cleanup();
+  });
+
+  const loggedIds = async () =>
+    (
+      await stores.events.listEvents({ filter: {}, order: 'earliestFirst', count: 1_000 })
+    ).items.map((record) => `${record.event.messageId} ${record.event.state}`);
+
+  async function deliver(messageId: string, atMs: number) {
+    const message = makeMessage({ messageId, notBefore: atMs, createdAt: atMs });
+    await stores.messages.insertMessage(message, undefined, atMs);
+    stores.messages.claimDue(atMs, 1_000, atMs + LEASE_MS);
+    await stores.messages.settleAttempt(deliveredSettlement(message, atMs + 1));
+  }
+
+  it('removes messages that finished before the cutoff with their events, and keeps the later ones', async () => {
+    await deliver('msg_old', T0);
+    await deliver('msg_new', T0 + 2 * HOUR_MS);
+
+    const swept = retention.sweepBatch(T0 + HOUR_MS, T0 + 3 * HOUR_MS);
+
+    expect(swept).toMatchObject({ messages: 1, more: false });
+    expect(await loggedIds()).toEqual(['msg_new CREATED', 'msg_new ACTIVE', 'msg_new DELIVERED']);
+  });
+
+  it('never removes a pending message, however old, nor one in flight', async () => {
+    await stores.messages.insertMessage(makeMessage({ messageId: 'msg_waiting' }), undefined, T0);
+    await stores.messages.insertMessage(
+      makeMessage({ messageId: 'msg_in_flight', notBefore: T0 }),
+      undefined,
+      T0,
+    );
+    stores.messages.claimDue(T0, 1, T0 + LEASE_MS);
+
+    expect(retention.sweepBatch(T0 + 1_000 * HOUR_MS, T0 + 1_000 * HOUR_MS).messages).toBe(0);
+    expect(await stores.messages.getPendingMessage('msg_waiting')).toBeDefined();
+    expect(await stores.messages.getPendingMessage('msg_in_flight')).toBeDefined();
+  });
+
+  it('removes dead letters with their failed message once older than the cutoff', async () => {
+    const message = makeMessage({ messageId: 'msg_failed' });
+    await stores.messages.insertMessage(message, undefined, T0);
+    stores.messages.claimDue(T0, 1, T0 + LEASE_MS);
+    await stores.messages.settleAttempt(
+      failedSettlement(message, deadLetterOf(message, `${T0 + 1}-0`, T0 + 1)),
+    );
+
+    expect(retention.sweepBatch(T0, T0).deadLetters).toBe(0);
+    expect(retention.sweepBatch(T0 + 2, T0 + 2)).toMatchObject({ messages: 1, deadLetters: 1 });
+    expect(await stores.deadLetters.getDeadLetter(`${T0 + 1}-0`)).toBeUndefined();
+    expect(await loggedIds()).toEqual([]);
+  });
+
+  it('removes dedup claims past their window, whatever the retention, and keeps the others', async () => {
+    const claim = (key: string, expiresAt: number) => ({ key, expiresAt });
+    await stores.messages.insertMessage(
+      makeMessage({ messageId: 'msg_a' }),
+      claim('a', T0 + 10),
+      T0,
+    );
+    await stores.messages.insertMessage(
+      makeMessage({ messageId: 'msg_b' }),
+      claim('b', T0 + 99),
+      T0,
+    );
+    stores.db
+      .prepare('INSERT INTO schedule_dedup_keys (key, schedule_id, expires_at) VALUES (?, ?, ?)')
+      .run('s', 'scd_1', T0 + 10);
+
+    expect(retention.sweepBatch(0, T0 + 50).dedupKeys).toBe(2);
+    const again = (key: string, id: string) =>
+      stores.messages.insertMessage(makeMessage({ messageId: id }), claim(key, T0 + 200), T0 + 50);
+    expect(await again('a', 'msg_a2')).toEqual({ inserted: true });
+    expect(await again('b', 'msg_b2')).toEqual({ inserted: false, existingMessageId: 'msg_b' });
+  });
+
+  it('works through a backlog in short batches, each saying whether more is left', async () => {
+    for (let index = 0; index < 1_200; index += 1) await deliver(`msg_${index}`, T0 + index);
+
+    const batches = [];
+    for (let more = true; more; ) {
+      const batch = retention.sweepBatch(T0 + HOUR_MS, T0 + HOUR_MS);
+      batches.push(batch);
+      more = batch.more;
+    }
+
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.reduce((sum, batch) => sum + batch.messages, 0)).toBe(1_200);
+    expect(await loggedIds()).toEqual([]);
+  });
+
+  it('hands free pages beyond a quarter of the file back to the file system', async () => {
+    const body = new Uint8Array(3_000);
+    for (let index = 0; index < 1_000; index += 1) {
+      const message = makeMessage({ messageId: `msg_${index}`, body, notBefore: T0 });
+      await stores.messages.insertMessage(message, undefined, T0);
+      stores.messages.claimDue(T0, 1, T0 + LEASE_MS);
+      await stores.messages.settleAttempt(deliveredSettlement(message, T0 + 1));
+    }
+    const pages = () => stores.db.pragma('page_count', { simple: true }) as number;
+    const before = pages();
+
+    let freed = 0;
+    for (let more = true; more; ) {
+      const batch = retention.sweepBatch(T0 + HOUR_MS, T0 + HOUR_MS);
+      freed += batch.freedPages;
+      more = batch.more;
+    }
+
+    expect(freed).toBeGreaterThan(before / 2);
+    expect(pages()).toBeLessThan(before / 2);
+    const free = stores.db.pragma('freelist_count', { simple: true }) as number;
+    expect(free).toBeLessThanOrEqual(Math.ceil(pages() / 4));
+  });
+});
