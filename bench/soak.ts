@@ -4,14 +4,17 @@
  * arrived, what went missing, duplicates, throughput, and the server's memory over time.
  *
  *   node --import tsx bench/soak.ts [--messages 50000] [--fail-rate 0.2] [--max-minutes 10]
+ *                                   [--retention 30s]
  *
  * The server runs in a child process (`--serve`), as `npm start` would, so its memory is its
- * own; the child reports RSS and heap (after a GC) once a second. Not part of `npm test`; the
+ * own; the child reports RSS and heap (after a GC) once a second, and the database's size on disk
+ * (file and write-ahead log) is sampled as often: with a `--retention` (SQSTASH_RETENTION) much
+ * shorter than the run, it shows the file stop growing. Not part of `npm test`; the
  * test suite runs a small version in-process (test/e2e/soak.test.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { DATABASE_FILE } from '../lambdas/adapters/embedded/sqlite-database';
 import { loadEmbeddedConfig } from '../lambdas/embedded/config';
 import { DEV_TOKEN } from '../lambdas/embedded/dev-credentials';
 import { createJsonLogger } from '../lambdas/embedded/json-logger';
@@ -225,6 +229,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 }
 
 type MemorySample = { atMs: number; rssMiB: number; heapMiB: number };
+type FileSample = { atMs: number; mb: number };
+
+/** The database file and its write-ahead log, in MB. */
+function databaseMb(dataDir: string): number {
+  const size = (path: string) => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
+  const path = join(dataDir, DATABASE_FILE);
+  return Math.round((size(path) + size(`${path}-wal`)) / 1e5) / 10;
+}
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
@@ -258,6 +276,7 @@ async function main(): Promise<void> {
       'fail-rate': { type: 'string', default: String(DEFAULTS.failRate) },
       retries: { type: 'string', default: String(DEFAULTS.retries) },
       'max-minutes': { type: 'string', default: String(DEFAULTS.maxMinutes) },
+      retention: { type: 'string' },
     },
   });
   if (values.serve) return serve(values.serve);
@@ -265,9 +284,19 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-soak-'));
   const child: ChildProcess = fork(__filename, ['--serve', dataDir], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
-    env: { ...process.env, SQSTASH_LOG_LEVEL: 'error' },
+    env: {
+      ...process.env,
+      SQSTASH_LOG_LEVEL: 'error',
+      ...(values.retention !== undefined && { SQSTASH_RETENTION: values.retention }),
+    },
   });
   const memory: MemorySample[] = [];
+  const files: FileSample[] = [];
+  const soakStarted = Date.now();
+  const fileSampler = setInterval(
+    () => files.push({ atMs: Date.now() - soakStarted, mb: databaseMb(dataDir) }),
+    SAMPLE_EVERY_MS,
+  );
   const url = await new Promise<string>((resolve, reject) => {
     child.on('message', (message: { type: string; url?: string; sample?: MemorySample }) => {
       if (message.type === 'ready') resolve(message.url!);
@@ -278,7 +307,8 @@ async function main(): Promise<void> {
   const messages = Number(values.messages);
   console.log(
     `soak: ${messages} messages, ${Number(values['fail-rate']) * 100}% of attempts fail, ` +
-      `Upstash-Retries ${values.retries}, Upstash-Retry-Delay "${RETRY_DELAY}"; server ${url}`,
+      `Upstash-Retries ${values.retries}, Upstash-Retry-Delay "${RETRY_DELAY}", ` +
+      `SQSTASH_RETENTION ${values.retention ?? 'default (14d)'}; server ${url}`,
   );
   try {
     const result = await runSoak({
@@ -293,13 +323,16 @@ async function main(): Promise<void> {
         console.log(
           `  ${(progress.elapsedMs / 1000).toFixed(0).padStart(4)}s  acknowledged ${progress.acknowledged}` +
             `  delivered ${progress.delivered}  dead-lettered ${progress.deadLettered}` +
-            `  attempts ${progress.attempts}  server rss ${last?.rssMiB ?? '?'} MiB heap ${last?.heapMiB ?? '?'} MiB`,
+            `  attempts ${progress.attempts}  server rss ${last?.rssMiB ?? '?'} MiB heap ${last?.heapMiB ?? '?'} MiB` +
+            `  database ${files.at(-1)?.mb ?? '?'} MB`,
         );
       },
     });
     report(result, memory);
+    reportFiles(files);
     process.exitCode = result.missing === 0 && !result.timedOut ? 0 : 1;
   } finally {
+    clearInterval(fileSampler);
     child.disconnect();
     await new Promise((resolve) => child.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });
@@ -326,6 +359,20 @@ function report(result: SoakResult, memory: readonly MemorySample[]): void {
       `server memory (after GC), MiB: rss min ${Math.min(...rss)} max ${Math.max(...rss)}, heap min ${Math.min(...heap)} max ${Math.max(...heap)}`,
       `  at 25% / 50% / 75% / end of the run: rss ${[0.25, 0.5, 0.75, 1].map((f) => quarter(f)?.rssMiB).join(' / ')}, heap ${[0.25, 0.5, 0.75, 1].map((f) => quarter(f)?.heapMiB).join(' / ')}`,
       `  steady state (from 10% of the run): rss ${Math.min(...steady.map((s) => s.rssMiB))}-${Math.max(...steady.map((s) => s.rssMiB))}, heap ${Math.min(...steady.map((s) => s.heapMiB))}-${Math.max(...steady.map((s) => s.heapMiB))}`,
+    ].join('\n'),
+  );
+}
+
+function reportFiles(files: readonly FileSample[]): void {
+  if (files.length === 0) return;
+  const at = (fraction: number) =>
+    files[Math.min(files.length - 1, Math.floor(files.length * fraction))]!;
+  const tenths = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1].map(at);
+  const sizes = files.map((sample) => sample.mb);
+  console.log(
+    [
+      `database + WAL on disk, MB: max ${Math.max(...sizes)}, at the end ${files.at(-1)!.mb}`,
+      `  over the run: ${tenths.map((sample) => `${(sample.atMs / 1000).toFixed(0)}s ${sample.mb}`).join(', ')}`,
     ].join('\n'),
   );
 }
