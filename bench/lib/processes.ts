@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,7 +118,11 @@ export async function runLoad<T extends LoadResult>(job: LoadJob): Promise<T> {
   return JSON.parse(line) as T;
 }
 
-/** Starts a server, runs `body` against it, and always stops it. */
+/**
+ * Starts a server, runs `body` against it, and always stops it. Then flushes the file system's
+ * dirty pages (`sync`): what one run wrote would otherwise be written back during the next,
+ * slowing the next run's fsyncs, which would favour whichever server runs first.
+ */
 export async function withServer<T>(
   start: () => Promise<ServerProcess>,
   body: (server: ServerProcess) => Promise<T>,
@@ -128,5 +132,6 @@ export async function withServer<T>(
     return await body(server);
   } finally {
     await server.stop();
+    execFileSync('sync');
   }
 }

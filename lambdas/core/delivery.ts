@@ -72,7 +72,7 @@ export async function buildDeliveryRequest(
   if (message.scheduleId !== undefined) headers['Upstash-Schedule-Id'] = message.scheduleId;
   if (message.topicName !== undefined) headers['Upstash-Topic-Name'] = message.topicName;
   if (message.callerIp !== undefined) headers['Upstash-Caller-Ip'] = message.callerIp;
-  headers['Upstash-Signature'] = await signRequest(
+  headers['Upstash-Signature'] = signRequest(
     deps.signingKeys().current,
     message.url,
     message.body,
