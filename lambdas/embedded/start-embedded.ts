@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { SqliteBackup } from '../adapters/embedded/sqlite-backup';
+import { SqliteCheckpointer } from '../adapters/embedded/sqlite-checkpointer';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
@@ -48,6 +49,8 @@ export type RunningServer = {
 const LEASE_MARGIN_MS = 60_000;
 /** How often the pending gauge reads new events when nobody scrapes (see SqliteGauges.keepUp). */
 const GAUGE_KEEP_UP_MS = 10_000;
+// How often the checkpointer thread copies the write-ahead log back and fsyncs it.
+const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
  * The embedded runtime's composition root: one process with the HTTP API and the delivery
@@ -61,6 +64,11 @@ export async function startEmbedded(
   const db = openDatabase(config.dataDir, config.sqliteSynchronous);
   // Counted before anything runs: from here on the pending gauge follows the event log.
   const gauges = new SqliteGauges(db);
+  const checkpointer = new SqliteCheckpointer({
+    dataDir: config.dataDir,
+    intervalMs: CHECKPOINT_INTERVAL_MS,
+    onError: (error) => logger.warn('checkpoint failed; will retry', { error }),
+  });
   // A cancel that removes waiting messages may let the next messages of their queues start.
   const messages = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
   // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
@@ -168,6 +176,7 @@ export async function startEmbedded(
       server.listen(config.port, config.host, resolve);
     });
   } catch (error) {
+    await checkpointer.stop();
     db.close();
     throw error;
   }
@@ -193,6 +202,7 @@ export async function startEmbedded(
         await closed;
         await client.close();
         stopGauges();
+        await checkpointer.stop();
         db.close();
       })();
       return stopping;

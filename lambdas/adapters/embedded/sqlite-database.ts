@@ -11,10 +11,14 @@ import Database from 'better-sqlite3';
 export type SqliteSynchronous = 'NORMAL' | 'FULL';
 
 export const DATABASE_FILE = 'sqstash.db';
+/** Held by the process that owns the data directory. */
+export const LOCK_FILE = 'sqstash.lock';
 
 const SCHEMA_VERSION = 3;
 const BUSY_TIMEOUT_MS = 2000;
-const JOURNAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+/** 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself. */
+const BACKSTOP_CHECKPOINT_PAGES = 4_096;
+const JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** `PRAGMA auto_vacuum`'s value for INCREMENTAL. */
 const INCREMENTAL_AUTO_VACUUM = 2;
 
@@ -293,40 +297,63 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
   `,
 };
 
-/** Opens (creating if needed) the data directory's database and brings its schema up to date. */
-export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): Database.Database {
-  mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, DATABASE_FILE);
-  const db = new Database(path);
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  // One process owns a data directory: its leases and due-time timers assume no other writer.
-  // The exclusive lock is held until the process exits, and the OS frees it even on kill -9.
-  db.pragma('locking_mode = EXCLUSIVE');
+/**
+ * Holds the data directory for this process: a second sqstash on it (or a second open in this
+ * process) is refused. A lock file rather than the database's own exclusive locking mode, so
+ * that the checkpointer thread (sqlite-checkpointer.ts) can open the database too. The OS frees
+ * the lock when the process ends, kill -9 included.
+ */
+function lockDataDir(dataDir: string): Database.Database {
+  const lock = new Database(join(dataDir, LOCK_FILE));
+  lock.pragma('locking_mode = EXCLUSIVE');
   try {
-    // Retention frees pages; with incremental auto-vacuum the sweeper can hand them back to the
-    // file system. Takes effect only on a new file (set before anything is written to it).
-    db.pragma('auto_vacuum = INCREMENTAL');
-    db.pragma('journal_mode = WAL');
-    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (error) {
-    db.close();
+    lock.close();
     throw new Error(
-      `${path} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`,
-      {
-        cause: error,
-      },
+      `${join(dataDir, DATABASE_FILE)} is in use by another sqstash process; give each server its own SQSTASH_DATA_DIR`,
+      { cause: error },
     );
   }
+  return lock;
+}
+
+/**
+ * Opens (creating if needed) the data directory's database and brings its schema up to date.
+ * The directory stays locked to this process until the database is closed.
+ */
+export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): Database.Database {
+  mkdirSync(dataDir, { recursive: true });
+  // One process owns a data directory: its leases and due-time timers assume no other writer.
+  const lock = lockDataDir(dataDir);
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  const close = db.close.bind(db);
+  db.close = () => {
+    close();
+    lock.close();
+    return db;
+  };
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // Retention frees pages; with incremental auto-vacuum the sweeper can hand them back to the
+  // file system. Takes effect only on a new file (set before anything is written to it).
+  db.pragma('auto_vacuum = INCREMENTAL');
+  db.pragma('journal_mode = WAL');
+  // Checkpoints run on their own thread (sqlite-checkpointer.ts), not in a commit on the event
+  // loop. The log starts over only once a checkpoint has copied all of it, which that thread,
+  // racing the commits, rarely sees; so a commit still checkpoints at this size, by then
+  // copying only what came in since the thread's last pass. It is also the backstop should that
+  // thread fall behind or not run at all.
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
   db.pragma(`synchronous = ${synchronous}`);
   // A checkpoint leaves the write-ahead log at its largest size; cut it back to this after one
-  // that outgrew it (a VACUUM, a burst), so the files on disk stay bounded.
+  // that outgrew it (a VACUUM), so the files on disk stay bounded.
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   db.pragma('foreign_keys = ON');
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
     throw new Error(
-      `${path} has schema version ${current}, newer than this sqstash (${SCHEMA_VERSION}); upgrade sqstash`,
+      `${join(dataDir, DATABASE_FILE)} has schema version ${current}, newer than this sqstash (${SCHEMA_VERSION}); upgrade sqstash`,
     );
   }
   db.transaction(() => {
