@@ -30,10 +30,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // After an unexpected failure (not a failed delivery, which the core settles), a message
 // waits this long before it is tried again, so a persistent fault cannot spin the CPU.
 const FAULT_BACKOFF_MS = 5_000;
-// With a destination at its cap, due messages behind its backlog are looked for this many at a
-// time, at first after MIN and then, while none turns up, ever more rarely up to MAX: finding
-// them costs a scan, and a busy single destination would otherwise pay for it on every claim.
-const LOOKAHEAD_ROWS = 1_000;
+// With a destination at its cap, due messages of others behind its backlog are looked for at
+// first after MIN and then, while none turns up, ever more rarely up to MAX: finding them costs
+// a scan of the due index, and a busy single destination would otherwise pay for it on every
+// claim.
 const MIN_LOOKAHEAD_BACKOFF_MS = 25;
 const MAX_LOOKAHEAD_BACKOFF_MS = 800;
 
@@ -151,22 +151,22 @@ export class DeliveryWorker {
       return;
     }
     const capped = [...this.#inFlightByOrigin.values()].some((count) => count >= perDestination);
-    const lookahead = capped && now >= this.#lookaheadAt ? LOOKAHEAD_ROWS : 0;
-    const { claimed, skipped } = store.claimDueWithin(now, free, now + leaseMs, {
+    const lookahead = capped && now >= this.#lookaheadAt;
+    const { claimed, passedOver } = store.claimDueWithin(now, free, now + leaseMs, {
       max: perDestination,
       inFlight: this.#inFlightByOrigin,
-      lookahead,
+      lookPastCapped: lookahead,
     });
     for (const claim of claimed) this.#run(claim);
     if (claimed.length === free) return;
-    if (skipped === 0) {
+    if (!passedOver) {
       this.#lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
       this.#wakeUpAtNextDue();
       return;
     }
     // Due messages wait for a capped destination: its finishing attempts pump again, and the
     // next lookahead finds any other destination's messages queued behind them.
-    if (lookahead > 0) {
+    if (lookahead) {
       this.#lookaheadAt = now + this.#lookaheadBackoffMs;
       this.#lookaheadBackoffMs = Math.min(this.#lookaheadBackoffMs * 2, MAX_LOOKAHEAD_BACKOFF_MS);
     }

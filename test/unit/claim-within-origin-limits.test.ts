@@ -17,14 +17,25 @@ describe('SqliteMessageStore: claimDueWithin (per-destination cap)', () => {
 
   const insert = (messageId: string, url: string, notBefore = T0) =>
     store.insertMessage(makeMessage({ messageId, url, notBefore }), undefined, T0);
-  const claim = (limit: number, inFlight: Record<string, number>, lookahead = 0, nowMs = T0) =>
-    store
-      .claimDueWithin(nowMs, limit, nowMs + LEASE_MS, {
-        max: 2,
-        inFlight: new Map(Object.entries(inFlight)),
-        lookahead,
-      })
-      .claimed.map((claimed) => claimed.message.messageId);
+  const claimWithin = (
+    limit: number,
+    inFlight: Record<string, number>,
+    lookPastCapped = false,
+    nowMs = T0,
+  ) =>
+    store.claimDueWithin(nowMs, limit, nowMs + LEASE_MS, {
+      max: 2,
+      inFlight: new Map(Object.entries(inFlight)),
+      lookPastCapped,
+    });
+  const claim = (...args: Parameters<typeof claimWithin>) =>
+    claimWithin(...args).claimed.map((claimed) => claimed.message.messageId);
+  const dueTimes = () =>
+    (
+      db
+        .prepare('SELECT due_at AS dueAt FROM messages WHERE due_at IS NOT NULL ORDER BY seq')
+        .all() as { dueAt: number }[]
+    ).map((row) => row.dueAt);
 
   beforeEach(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'sqstash-fair-'));
@@ -45,36 +56,29 @@ describe('SqliteMessageStore: claimDueWithin (per-destination cap)', () => {
     for (let i = 1; i <= 5; i += 1) await insert(`slow_${i}`, `${SLOW}/hook/${i}`, T0 + i);
     await insert('fast_1', `${FAST}/hook`, T0 + 10);
 
-    expect(claim(10, { [SLOW]: 1 }, 0, T0 + 20)).toEqual(['slow_1', 'fast_1']);
-    expect(claim(10, { [SLOW]: 2 }, 0, T0 + 20)).toEqual([]);
+    expect(claim(10, { [SLOW]: 1 }, false, T0 + 20)).toEqual(['slow_1', 'fast_1']);
+    expect(claim(10, { [SLOW]: 2 }, false, T0 + 20)).toEqual([]);
   });
 
-  it('reaches past a capped backlog within the lookahead, leaving the backlog due', async () => {
-    for (let i = 1; i <= 50; i += 1) await insert(`slow_${i}`, `${SLOW}/${i}`, T0 + i);
-    await insert('fast_1', `${FAST}/hook`, T0 + 100);
+  it('reaches past a capped backlog of any length when asked to, leaving the backlog as it was', async () => {
+    for (let i = 1; i <= 300; i += 1) await insert(`slow_${i}`, `${SLOW}/${i}`, T0 + i);
+    await insert('fast_1', `${FAST}/hook`, T0 + 1_000);
+    const before = dueTimes();
 
-    const withoutLookahead = claim(4, { [SLOW]: 2 }, 0, T0 + 200);
-    const withLookahead = claim(4, { [SLOW]: 2 }, 100, T0 + 200);
+    const withoutLooking = claimWithin(4, { [SLOW]: 2 }, false, T0 + 2_000);
+    const lookingPast = claimWithin(4, { [SLOW]: 2 }, true, T0 + 2_000);
 
-    expect(withoutLookahead).toEqual([]);
-    expect(withLookahead).toEqual(['fast_1']);
-    expect(claim(100, {}, 0, T0 + 200)).toHaveLength(2);
+    expect(withoutLooking).toMatchObject({ claimed: [], passedOver: true });
+    expect(lookingPast.claimed.map((claimed) => claimed.message.messageId)).toEqual(['fast_1']);
+    expect(lookingPast.passedOver).toBe(true);
+    expect(dueTimes()).toEqual(before);
+    expect(claim(100, {}, false, T0 + 2_000)).toHaveLength(2);
   });
 
-  it('moves a capped backlog that fills the lookahead behind the messages due now', async () => {
-    for (let i = 1; i <= 30; i += 1) await insert(`slow_${i}`, `${SLOW}/${i}`, T0 + i);
-    await insert('fast_1', `${FAST}/hook`, T0 + 100);
-    const now = T0 + 200;
+  it('says nothing was passed over when no origin is at its cap and all due were taken', async () => {
+    await insert('slow_1', `${SLOW}/1`);
+    await insert('fast_1', `${FAST}/hook`);
 
-    // The first look sees only slow messages: it finds nothing, and moves them to `now`.
-    expect(claim(2, { [SLOW]: 2 }, 10, now)).toEqual([]);
-    expect(claim(2, { [SLOW]: 2 }, 10, now)).toEqual([]);
-    expect(claim(2, { [SLOW]: 2 }, 10, now)).toEqual(['fast_1']);
-    // Still due, none lost: the slow origin gets its messages as soon as it has room again.
-    const due = db
-      .prepare('SELECT COUNT(*) AS n FROM messages WHERE due_at <= ? AND lease_until IS NULL')
-      .get(now) as { n: number };
-    expect(due.n).toBe(30);
-    expect(claim(100, {}, 0, now)).toHaveLength(2);
+    expect(claimWithin(10, {}, true, T0)).toMatchObject({ passedOver: false });
   });
 });

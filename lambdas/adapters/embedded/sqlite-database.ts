@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { originOf } from './sqlite-message-store';
 
 /**
  * How hard SQLite pushes each commit to disk. In WAL mode, NORMAL survives any process crash
@@ -210,6 +211,8 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
       created_at  INTEGER NOT NULL,
       -- What the message was created with, for the filters of the log, the DLQ and cancel.
       url         TEXT NOT NULL,
+      -- Scheme, host and port, lowercased: what the per-destination cap counts by.
+      origin      TEXT NOT NULL,
       host        TEXT NOT NULL,
       path        TEXT NOT NULL,
       topic_name  TEXT,
@@ -235,13 +238,14 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
       finished_at INTEGER,
       body        BLOB NOT NULL
     );
-    INSERT INTO messages_v2 (seq, id, created_at, url, host, path, topic_name, queue_name,
+    INSERT INTO messages_v2 (seq, id, created_at, url, origin, host, path, topic_name, queue_name,
       schedule_id, caller_ip, labels, fields, state, retried, due_at, lease_until, fifo_queue,
       fifo_seq, cancel_requested_at, finished_at, body)
     SELECT
       -- Above every event's seq, so that no CREATED key of the log equals an event's.
       (SELECT COALESCE(MAX(seq), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY h.created_at, h.rowid),
-      h.message_id, h.created_at, h.url, h.host, h.path, h.topic_name, h.queue_name,
+      h.message_id, h.created_at, h.url, sqstash_origin(h.url), h.host, h.path, h.topic_name,
+      h.queue_name,
       h.schedule_id, h.caller_ip, h.labels, h.fields,
       CASE
         WHEN m.due_at IS NOT NULL THEN m.state
@@ -266,8 +270,9 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
     DROP TABLE message_history;
     ALTER TABLE messages_v2 RENAME TO messages;
     -- Only unqueued messages waiting for an attempt: finding due work stays cheap however many
-    -- messages are kept.
-    CREATE INDEX messages_due ON messages (due_at)
+    -- messages are kept. The origin lets a claim pass over a capped destination's backlog
+    -- without reading its rows.
+    CREATE INDEX messages_due ON messages (due_at, origin)
       WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL;
     -- A queue's open messages (pending or in flight) in FIFO order.
     CREATE INDEX messages_fifo ON messages (fifo_queue, fifo_seq)
@@ -356,6 +361,8 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
       `${join(dataDir, DATABASE_FILE)} has schema version ${current}, newer than this sqstash (${SCHEMA_VERSION}); upgrade sqstash`,
     );
   }
+  // For the migrations: the origin as the delivery worker computes it.
+  db.function('sqstash_origin', { deterministic: true }, (url) => originOf(String(url)));
   db.transaction(() => {
     for (let version = current + 1; version <= SCHEMA_VERSION; version += 1) {
       db.exec(MIGRATIONS[version]!);

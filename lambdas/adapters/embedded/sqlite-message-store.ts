@@ -27,15 +27,19 @@ export type OriginLimits = {
   /** Attempts in flight now, by origin (originOf). */
   readonly inFlight: ReadonlyMap<string, number>;
   /**
-   * Due messages to look at beyond `limit`, past those of origins at their cap. When even these
-   * are all at their cap, they are moved behind the messages due now (their due time becomes
-   * now), so the next look reaches the messages queued behind them.
+   * Look past the due messages of origins at their cap, however many, for those of other
+   * origins queued behind them. It scans the due index (not the rows), so a caller with a capped
+   * origin does it now and then rather than on every claim.
    */
-  readonly lookahead: number;
+  readonly lookPastCapped: boolean;
 };
 
-/** What claimDueWithin took, and how many due messages it passed over for their origin's cap. */
-export type OriginClaim = { readonly claimed: ClaimedMessage[]; readonly skipped: number };
+/** What claimDueWithin took, and whether due messages wait for an origin at its cap. */
+export type OriginClaim = {
+  readonly claimed: ClaimedMessage[];
+  /** Due messages were passed over for their origin's cap (or were not looked at, past one). */
+  readonly passedOver: boolean;
+};
 
 /**
  * The scheme, host and port of a URL, lowercased: what the per-destination cap counts by. A
@@ -46,7 +50,7 @@ export function originOf(url: string): string {
 }
 
 type MessageRow = { fields: string; body: Buffer; retried: number };
-type DueRow = { id: string; dueAt: number; url?: string };
+type DueRow = { id: string; dueAt: number; origin: string };
 type WindowRow = DueRow & { leaseUntil: number | null };
 type QueuePosition = { name: string; seq: number };
 type CancelRow = { id: string; url: string; leaseUntil: number | null };
@@ -88,9 +92,9 @@ export class SqliteMessageStore implements MessageStore {
       // (MAX(seq) + 1 is the rowid SQLite assigns), so queue order is creation order; a callback
       // passes its source's place instead.
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, created_at, url, host, path, topic_name, queue_name, schedule_id,
-           caller_ip, labels, fields, state, due_at, fifo_queue, fifo_seq, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'CREATED', ?, ?,
+        `INSERT INTO messages (id, created_at, url, origin, host, path, topic_name, queue_name,
+           schedule_id, caller_ip, labels, fields, state, due_at, fifo_queue, fifo_seq, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'CREATED', ?, ?,
            COALESCE(?, CASE WHEN ? IS NOT NULL THEN (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages) END),
            ?)`,
       ),
@@ -124,21 +128,21 @@ export class SqliteMessageStore implements MessageStore {
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       dueUnqueued: db.prepare(
-        `SELECT id, due_at AS dueAt FROM messages
+        `SELECT id, due_at AS dueAt, origin FROM messages
          WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL ORDER BY due_at LIMIT ?`,
       ),
-      dueUnqueuedUrls: db.prepare(
-        `SELECT id, due_at AS dueAt, url FROM messages
-         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL ORDER BY due_at LIMIT ?`,
-      ),
-      // Queued messages keep their place: their order is the queue's, not the due time's.
-      postpone: db.prepare(
-        'UPDATE messages SET due_at = ? WHERE id = ? AND lease_until IS NULL AND fifo_queue IS NULL',
+      // The origins to pass over come as a JSON array; origin is in the due index, so the
+      // messages passed over are never read.
+      dueUnqueuedExcept: db.prepare(
+        `SELECT id, due_at AS dueAt, origin FROM messages
+         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL
+           AND origin NOT IN (SELECT value FROM json_each(?))
+         ORDER BY due_at LIMIT ?`,
       ),
       activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
       // The open messages at the head of a queue: those in its first `parallelism` positions.
       queueWindow: db.prepare(
-        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, url
+        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, origin
          FROM messages
          WHERE fifo_queue = @name AND due_at IS NOT NULL AND fifo_seq IN (
            SELECT DISTINCT fifo_seq FROM messages
@@ -184,6 +188,7 @@ export class SqliteMessageStore implements MessageStore {
         message.messageId,
         message.createdAt,
         message.url,
+        originOf(message.url),
         host,
         path,
         message.topicName ?? null,
@@ -220,10 +225,14 @@ export class SqliteMessageStore implements MessageStore {
 
     this.#claim = db.transaction(
       (nowMs: number, limit: number, leaseUntil: number, origins: OriginLimits | undefined) => {
-        const window = limit + (origins?.lookahead ?? 0);
-        const unqueued = (origins ? statements.dueUnqueuedUrls : statements.dueUnqueued).all(
-          nowMs,
-          window,
+        const capped = origins
+          ? [...origins.inFlight].filter(([, count]) => count >= origins.max).map(([o]) => o)
+          : [];
+        const lookPast = origins?.lookPastCapped === true && capped.length > 0;
+        const unqueued = (
+          lookPast
+            ? statements.dueUnqueuedExcept.all(nowMs, JSON.stringify(capped), limit)
+            : statements.dueUnqueued.all(nowMs, limit)
         ) as DueRow[];
         const candidates = [...unqueued];
         for (const row of this.#queueWindows()) {
@@ -232,24 +241,12 @@ export class SqliteMessageStore implements MessageStore {
         candidates.sort((a, b) => a.dueAt - b.dueAt);
         const { taken, skipped } = origins
           ? takeWithinOriginLimits(candidates, limit, origins)
-          : { taken: candidates.slice(0, limit), skipped: [] };
-        // A full window with nothing to take past the capped origins: their messages go behind
-        // those due now, so that the next look, after the lookahead's backoff, gets further.
-        if (
-          origins &&
-          origins.lookahead > 0 &&
-          taken.length < limit &&
-          unqueued.length === window
-        ) {
-          for (const row of skipped) {
-            if (row.dueAt < nowMs) statements.postpone.run(nowMs, row.id);
-          }
-        }
+          : { taken: candidates.slice(0, limit), skipped: 0 };
         const claimed = taken.map(({ id }) => {
           const row = statements.lease.get(leaseUntil, id) as MessageRow;
           return { message: decodeMessage(row.fields, row.body), retried: row.retried };
         });
-        return { claimed, skipped: skipped.length };
+        return { claimed, passedOver: skipped > 0 || (lookPast && claimed.length < limit) };
       },
     );
 
@@ -390,7 +387,7 @@ export class SqliteMessageStore implements MessageStore {
   /**
    * As claimDue, but passes over the due messages of origins that already have `origins.max`
    * attempts in flight (counting those it takes), so one slow destination cannot take every
-   * slot: the others' messages behind it are claimed instead.
+   * slot: the others' messages behind it are claimed instead (`lookPastCapped`).
    */
   claimDueWithin(
     nowMs: number,
@@ -438,18 +435,17 @@ function takeWithinOriginLimits(
   candidates: readonly DueRow[],
   limit: number,
   origins: OriginLimits,
-): { taken: DueRow[]; skipped: DueRow[] } {
+): { taken: DueRow[]; skipped: number } {
   const inFlight = new Map(origins.inFlight);
   const taken: DueRow[] = [];
-  const skipped: DueRow[] = [];
+  let skipped = 0;
   for (const row of candidates) {
     if (taken.length === limit) break;
-    const origin = originOf(row.url ?? '');
-    const count = inFlight.get(origin) ?? 0;
+    const count = inFlight.get(row.origin) ?? 0;
     if (count >= origins.max) {
-      skipped.push(row);
+      skipped += 1;
     } else {
-      inFlight.set(origin, count + 1);
+      inFlight.set(row.origin, count + 1);
       taken.push(row);
     }
   }
