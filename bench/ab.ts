@@ -7,10 +7,12 @@
  * A and B are git revisions, or `.` for the working tree. Each revision is checked out into a
  * temporary worktree (sharing this node_modules) and removed after. Rounds alternate the order
  * (A B, B A, ...), and each job prints every round's figures, B/A, and the median and range of
- * B/A over the rounds: the spread is the noise.
+ * B/A over the rounds: the spread is the noise. Besides throughput, each job reports the
+ * server's CPU time (user + system, all its threads, from /proc) per message: on a machine
+ * shared with other work, throughput moves with their load, CPU per message much less.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,37 +21,56 @@ import { ROOT, startSqstash, withServer } from './lib/processes';
 import { burstRun, closedRun, pacedRun, publishRun } from './throughput';
 
 type Figure = { readonly name: string; readonly value: number; readonly higherIsBetter: boolean };
-type Job = (url: string) => Promise<Figure[]>;
+/** Runs the load; says how many messages it put through, for the CPU per message. */
+type Job = (url: string) => Promise<{ figures: Figure[]; messages: number }>;
 
 const JOBS: Record<string, Job> = {
-  publish: async (url) => [
-    {
-      name: 'publish req/s (deferred)',
-      value: (await publishRun(url)).perSecond,
-      higherIsBetter: true,
-    },
-  ],
+  publish: async (url) => {
+    const result = await publishRun(url);
+    return {
+      figures: [
+        { name: 'publish req/s (deferred)', value: result.perSecond, higherIsBetter: true },
+      ],
+      messages: result.requests,
+    };
+  },
   burst: async (url) => {
     const result = await burstRun(url);
     if (result.missing > 0 || result.duplicates > 0) {
       throw new Error(`burst lost ${result.missing} and duplicated ${result.duplicates}`);
     }
-    return [
-      { name: 'burst publish/s', value: result.publishPerSecond, higherIsBetter: true },
-      { name: 'burst delivered/s', value: result.perSecond, higherIsBetter: true },
-    ];
+    return {
+      figures: [
+        { name: 'burst publish/s', value: result.publishPerSecond, higherIsBetter: true },
+        { name: 'burst delivered/s', value: result.perSecond, higherIsBetter: true },
+      ],
+      messages: result.delivered,
+    };
   },
-  closed: async (url) => [
-    {
-      name: 'closed-loop delivered/s',
-      value: (await closedRun(url)).perSecond,
-      higherIsBetter: true,
-    },
-  ],
-  paced: async (url) => [
-    { name: 'p99 ms at 500/s', value: (await pacedRun(url)).latencyMs.p99, higherIsBetter: false },
-  ],
+  closed: async (url) => {
+    const result = await closedRun(url);
+    return {
+      figures: [{ name: 'closed-loop delivered/s', value: result.perSecond, higherIsBetter: true }],
+      messages: result.published,
+    };
+  },
+  paced: async (url) => {
+    const result = await pacedRun(url);
+    return {
+      figures: [{ name: 'p99 ms at 500/s', value: result.latencyMs.p99, higherIsBetter: false }],
+      messages: result.published,
+    };
+  },
 };
+
+/** CPU time a process has used so far, ms (utime + stime from /proc/<pid>/stat). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
 
 function checkout(revision: string): { root: string; remove(): void } {
   if (revision === '.') return { root: ROOT, remove: () => {} };
@@ -88,6 +109,12 @@ async function main(): Promise<void> {
     { label: 'A', revision: a, ...checkout(a) },
     { label: 'B', revision: b, ...checkout(b) },
   ];
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const side of sides) side.remove();
+      process.exit(1);
+    });
+  }
   const results = new Map<string, { a: number[]; b: number[]; higherIsBetter: boolean }>();
   try {
     for (let round = 0; round < Number(values.rounds); round += 1) {
@@ -96,7 +123,19 @@ async function main(): Promise<void> {
         for (const side of order) {
           const figures = await withServer(
             () => startSqstash({}, side.root),
-            (server) => JOBS[job]!(server.url),
+            async (server) => {
+              const before = cpuMs(server.pid);
+              const run = await JOBS[job]!(server.url);
+              const cpuPerMessage = (cpuMs(server.pid) - before) / run.messages;
+              return [
+                ...run.figures,
+                {
+                  name: `${job}: server CPU us/message`,
+                  value: cpuPerMessage * 1000,
+                  higherIsBetter: false,
+                },
+              ];
+            },
           );
           for (const figure of figures) {
             const entry = results.get(figure.name) ?? {
