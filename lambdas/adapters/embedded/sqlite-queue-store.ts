@@ -14,7 +14,7 @@ type QueueRow = {
 };
 
 /**
- * FIFO queues in SQLite. A queue's order lives with its messages (`queue_seq`); this store
+ * FIFO queues in SQLite. A queue's order lives with its messages (`fifo_seq`); this store
  * keeps the settings, and tells the delivery worker when a change may let messages start.
  */
 export class SqliteQueueStore implements QueueStore {
