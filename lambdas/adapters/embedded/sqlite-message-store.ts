@@ -164,7 +164,7 @@ export class SqliteMessageStore implements MessageStore {
       ),
       releaseAll: db.prepare(
         `UPDATE messages SET lease_until = NULL, state = CASE WHEN retried = 0 THEN 'CREATED' ELSE 'RETRY' END
-         WHERE lease_until IS NOT NULL`,
+         WHERE due_at IS NOT NULL AND lease_until IS NOT NULL`,
       ),
       // A message is pending while it may still be attempted (due_at is cleared when it
       // finishes) and no cancel is waiting for its attempt to settle.
@@ -176,7 +176,8 @@ export class SqliteMessageStore implements MessageStore {
       markCancelRequested: db.prepare('UPDATE messages SET cancel_requested_at = ? WHERE id = ?'),
       canceledLeases: db.prepare(
         `SELECT id, url, cancel_requested_at AS at FROM messages
-         WHERE lease_until IS NOT NULL AND cancel_requested_at IS NOT NULL AND (@id IS NULL OR id = @id)`,
+         WHERE due_at IS NOT NULL AND lease_until IS NOT NULL AND cancel_requested_at IS NOT NULL
+           AND (@id IS NULL OR id = @id)`,
       ),
     };
     this.#statements = statements;
