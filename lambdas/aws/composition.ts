@@ -216,10 +216,16 @@ function countPublishes(
     if (result.inserted) onMetric('Published');
     return result;
   };
+  const insertMessages: MessageStore['insertMessages'] = async (...args) => {
+    const results = await store.insertMessages(...args);
+    for (const result of results) if (result.inserted) onMetric('Published');
+    return results;
+  };
   // Every other method runs on the store itself, whose private fields a copy would not have.
   return new Proxy(store, {
     get: (target, property) => {
       if (property === 'insertMessage') return insertMessage;
+      if (property === 'insertMessages') return insertMessages;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -146,6 +146,37 @@ export function describeMessageStoreContract(
       });
     });
 
+    describe('insertMessages (a fan-out)', () => {
+      it('stores every message, answering in order, each dedup claim decided on its own', async () => {
+        const claim = (key: string) => ({ key, expiresAt: T0 + DEDUP_WINDOW_MS });
+        await store.insertMessage(makeMessage({ messageId: 'msg_held' }), claim('id:b'), T0);
+
+        const results = await store.insertMessages(
+          [
+            {
+              message: makeMessage({ messageId: 'msg_a', url: 'https://a.example/' }),
+              dedup: claim('id:a'),
+            },
+            {
+              message: makeMessage({ messageId: 'msg_b', url: 'https://b.example/' }),
+              dedup: claim('id:b'),
+            },
+            { message: makeMessage({ messageId: 'msg_c', url: 'https://c.example/' }) },
+          ],
+          T0 + 1,
+        );
+
+        expect(results).toEqual([
+          { inserted: true },
+          { inserted: false, existingMessageId: 'msg_held' },
+          { inserted: true },
+        ]);
+        expect((await store.getMessage('msg_a'))?.url).toBe('https://a.example/');
+        expect(await store.getMessage('msg_b')).toBeUndefined();
+        expect((await store.getMessage('msg_c'))?.url).toBe('https://c.example/');
+      });
+    });
+
     describe('dedup claims', () => {
       const claim = { key: 'id:order-42', expiresAt: T0 + DEDUP_WINDOW_MS };
 
