@@ -351,7 +351,7 @@ function report(result: SoakResult, memory: readonly MemorySample[]): void {
     [
       '',
       `published ${result.published}, acknowledged ${result.acknowledged}`,
-      `delivered ${result.delivered}, dead-lettered ${result.deadLettered} (the server lists ${result.deadLettersListed}), missing ${result.missing}${result.timedOut ? ' (timed out)' : ''}`,
+      `delivered ${result.delivered}, dead-lettered ${result.deadLettered} (the server lists ${result.deadLettersListed}; with a short --retention, older ones are already swept), missing ${result.missing}${result.timedOut ? ' (timed out)' : ''}`,
       `duplicates ${result.duplicates}, delivered and dead-lettered ${result.deliveredAndDeadLettered}`,
       `attempts ${result.attempts} (${(result.attempts / result.acknowledged).toFixed(3)} per message)`,
       `duration ${seconds.toFixed(1)} s: published in ${(result.publishMs / 1000).toFixed(1)} s (${Math.round(result.acknowledged / (result.publishMs / 1000))} msg/s), ` +
