@@ -37,7 +37,9 @@ const JOBS: Record<string, Job> = {
   burst: async (url) => {
     const result = await burstRun(url);
     if (result.missing > 0 || result.duplicates > 0) {
-      console.log(`burst: ${result.missing} not arrived by the deadline, ${result.duplicates} twice`);
+      console.log(
+        `burst: ${result.missing} not arrived by the deadline, ${result.duplicates} twice`,
+      );
     }
     return {
       figures: [
