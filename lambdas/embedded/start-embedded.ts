@@ -47,8 +47,6 @@ export type RunningServer = {
 // A claim outlives the longest attempt; it matters only while the process lives, since a
 // restart frees every lease of the process before it.
 const LEASE_MARGIN_MS = 60_000;
-/** How often the pending gauge reads new events when nobody scrapes (see SqliteGauges.keepUp). */
-const GAUGE_KEEP_UP_MS = 10_000;
 // How often the checkpointer thread copies the write-ahead log back and fsyncs it.
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -62,7 +60,6 @@ export async function startEmbedded(
   clock: Clock = systemClock,
 ): Promise<RunningServer> {
   const db = openDatabase(config.dataDir, config.sqliteSynchronous);
-  // Counted before anything runs: from here on the pending gauge follows the event log.
   const gauges = new SqliteGauges(db);
   const checkpointer = new SqliteCheckpointer({
     dataDir: config.dataDir,
@@ -182,7 +179,6 @@ export async function startEmbedded(
   }
   worker.start();
   runner.start();
-  const stopGauges = gauges.keepUp(GAUGE_KEEP_UP_MS);
   sweeper.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -201,7 +197,6 @@ export async function startEmbedded(
         await worker.stop(config.shutdownGraceMs);
         await closed;
         await client.close();
-        stopGauges();
         await checkpointer.stop();
         db.close();
       })();

@@ -5,32 +5,16 @@ export type ScheduleCounts = { readonly running: number; readonly paused: number
 
 /**
  * The embedded store's sizes for the metrics gauges, each cheap to read on every scrape however
- * many messages there are: none of them scans the messages.
- *
- * The pending count (messages neither delivered, failed nor canceled, in flight included) is
- * counted once at start, then kept up to date from the event log, which records every change of
- * state (ARCHITECTURE.md): each message has one CREATED event and at most one of DELIVERED,
- * FAILED or CANCELED, whatever path created or ended it (publish, callback, DLQ retry, cancel,
- * queue deletion). Each read looks only at the events appended since the last one.
+ * many messages are kept: none of them scans the messages table. The pending count reads the
+ * pending index, which holds only the messages not yet delivered, failed or canceled.
  */
 export class SqliteGauges {
   readonly #statements;
-  #pending: number;
-  #lastSeq: number;
 
-  /**
-   * Counts the pending messages: one pass over the messages table, like the start-up lease
-   * recovery, so create it at start, before any attempt leases a message.
-   */
   constructor(db: Database.Database) {
     this.#statements = {
-      lastSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck(),
-      open: db.prepare('SELECT COUNT(*) FROM messages WHERE due_at IS NOT NULL').pluck(),
-      changes: db.prepare(
-        `SELECT COUNT(*) FILTER (WHERE state = 'CREATED') AS created,
-           COUNT(*) FILTER (WHERE state IN ('DELIVERED', 'FAILED', 'CANCELED')) AS finished
-         FROM events WHERE seq > ? AND seq <= ?`,
-      ),
+      // Covered by the messages_pending index (its condition is the query's).
+      pending: db.prepare('SELECT COUNT(*) FROM messages WHERE due_at IS NOT NULL').pluck(),
       // SQLite counts a table without a condition from its pages, not its rows.
       deadLetters: db.prepare('SELECT COUNT(*) FROM dlq').pluck(),
       schedules: db.prepare('SELECT COUNT(*) FROM schedules').pluck(),
@@ -41,43 +25,11 @@ export class SqliteGauges {
         )
         .pluck(),
     };
-    const counted = db.transaction(() => ({
-      lastSeq: this.#statements.lastSeq.get() as number,
-      open: this.#statements.open.get() as number,
-    }))();
-    this.#lastSeq = counted.lastSeq;
-    this.#pending = counted.open;
   }
 
   /** Messages not yet delivered, failed or canceled: waiting, due for a retry, or in flight. */
   pendingMessages(): number {
-    const upTo = this.#statements.lastSeq.get() as number;
-    if (upTo > this.#lastSeq) {
-      const { created, finished } = this.#statements.changes.get(this.#lastSeq, upTo) as {
-        created: number;
-        finished: number;
-      };
-      this.#pending += created - finished;
-      this.#lastSeq = upTo;
-    }
-    return this.#pending;
-  }
-
-  /**
-   * Also reads the new events every `everyMs`, not only when scraped: an event the retention
-   * sweep removed before it was read would go uncounted (on a server nobody scrapes). Returns
-   * the function that stops it, to call before the database is closed.
-   */
-  keepUp(everyMs: number): () => void {
-    const timer = setInterval(() => {
-      try {
-        this.pendingMessages();
-      } catch {
-        // The database failed; the next scrape reports it, and /healthz says so.
-      }
-    }, everyMs);
-    timer.unref();
-    return () => clearInterval(timer);
+    return this.#statements.pending.get() as number;
   }
 
   /** Entries in the dead-letter queue. */
