@@ -271,16 +271,15 @@ describe('SqliteMessageStore', () => {
 
   describe('insertMessages', () => {
     it('stores none of the messages when one of them cannot be stored', async () => {
-      await store.insertMessage(due('msg_taken', T0), undefined, T0);
+      // A message the store cannot write (labels are required): its write fails after the
+      // first message's succeeded, inside the same transaction.
+      const unwritable = { ...due('msg_second', T0), labels: undefined } as unknown as Message;
 
       await expect(
-        store.insertMessages(
-          [{ message: due('msg_first', T0) }, { message: due('msg_taken', T0) }],
-          T0,
-        ),
+        store.insertMessages([{ message: due('msg_first', T0) }, { message: unwritable }], T0),
       ).rejects.toThrow();
       expect(stateOf('msg_first')).toBeUndefined();
-      expect(claimedIds(T0)).toEqual(['msg_taken']);
+      expect(claimedIds(T0)).toEqual([]);
     });
   });
 
