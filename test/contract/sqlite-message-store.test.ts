@@ -269,20 +269,6 @@ describe('SqliteMessageStore', () => {
     });
   });
 
-  describe('insertMessages', () => {
-    it('stores none of the messages when one of them cannot be stored', async () => {
-      // A message the store cannot write (labels are required): its write fails after the
-      // first message's succeeded, inside the same transaction.
-      const unwritable = { ...due('msg_second', T0), labels: undefined } as unknown as Message;
-
-      await expect(
-        store.insertMessages([{ message: due('msg_first', T0) }, { message: unwritable }], T0),
-      ).rejects.toThrow();
-      expect(stateOf('msg_first')).toBeUndefined();
-      expect(claimedIds(T0)).toEqual([]);
-    });
-  });
-
   describe('after a restart', () => {
     it('releases the leases of a process that died mid-attempt with releaseAll', async () => {
       await store.insertMessage(due('msg_a', T0), undefined, T0);

@@ -11,6 +11,7 @@ import { SqliteDeadLetterStore } from '../../lambdas/adapters/embedded/sqlite-de
 import { SqliteEventLog } from '../../lambdas/adapters/embedded/sqlite-event-log';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
 import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
+import { SqliteWorkflowRunStore } from '../../lambdas/adapters/embedded/sqlite-workflow-run-store';
 import type { Message } from '../../lambdas/core/message';
 import { encodeMessageFields } from '../../lambdas/core/message-codec';
 import { destinationHostAndPath } from '../../lambdas/core/messages';
@@ -154,9 +155,10 @@ describe('openDatabase: upgrading a schema-1 database', () => {
       })
     ).items.map((record) => record.event.state);
 
-  it('is at the current schema, with incremental auto-vacuum', () => {
+  it('is at the current schema, with incremental auto-vacuum and the workflow tables', async () => {
     expect(db.pragma('user_version', { simple: true })).toBe(3);
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+    expect(await new SqliteWorkflowRunStore(db).getRun('wfr_none')).toBeUndefined();
   });
 
   it('keeps every pending message, and delivers them in order after the restart frees the lease', async () => {
