@@ -269,6 +269,21 @@ describe('SqliteMessageStore', () => {
     });
   });
 
+  describe('insertMessages', () => {
+    it('stores none of the messages when one of them cannot be stored', async () => {
+      await store.insertMessage(due('msg_taken', T0), undefined, T0);
+
+      await expect(
+        store.insertMessages(
+          [{ message: due('msg_first', T0) }, { message: due('msg_taken', T0) }],
+          T0,
+        ),
+      ).rejects.toThrow();
+      expect(stateOf('msg_first')).toBeUndefined();
+      expect(claimedIds(T0)).toEqual(['msg_taken']);
+    });
+  });
+
   describe('after a restart', () => {
     it('releases the leases of a process that died mid-attempt with releaseAll', async () => {
       await store.insertMessage(due('msg_a', T0), undefined, T0);
