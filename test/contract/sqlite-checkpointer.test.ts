@@ -26,12 +26,14 @@ describe('SqliteCheckpointer', () => {
         await store.insertMessage(makeMessage({ messageId: `msg_${index}`, body }), undefined, T0);
       }
 
+      // Only a checkpoint moves pages from the log into the database file, and the commits'
+      // own backstop (at 16 MiB of log) is far off: the file grows because the thread copied
+      // the log, however often the log started over meanwhile (it does once fully copied).
       await eventually(() => {
         const { logFrames, checkpointed } = checkpointer.last;
-        expect(logFrames).toBeGreaterThan(200);
         expect(checkpointed).toBe(logFrames);
+        expect(fileBytes()).toBeGreaterThan(before + 500 * body.length);
       });
-      expect(fileBytes()).toBeGreaterThan(before + 500 * body.length);
       expect(errors).toEqual([]);
     } finally {
       await checkpointer.stop();
