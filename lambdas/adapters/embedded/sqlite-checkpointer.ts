@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DATABASE_FILE } from './sqlite-database';
+import { DATABASE_FILE, WAL_CAP_PAGES } from './sqlite-database';
+
+/**
+ * How long a RESTART checkpoint may wait for the writer's transaction to end (and, while it
+ * runs, make the writer wait): only taken when the log reached its cap, a few times an hour
+ * under steady load.
+ */
+const RESTART_WAIT_MS = 1_000;
 
 /** What one pass found: the log's frames, and how many of them are now in the database file. */
 export type CheckpointPass = { readonly logFrames: number; readonly checkpointed: number };
@@ -16,7 +23,10 @@ export type CheckpointerOptions = {
 /**
  * The worker's code, as a script, so that it runs the same under tsx, jest and plain node: it
  * opens its own connection and checkpoints every interval, PASSIVE (never waiting for, nor
- * blocking, the writer). `busy` is 1 when the writer held the log too long to finish the pass.
+ * blocking, the writer). A passive checkpoint racing steady commits is never quite done, and
+ * the log only starts over from a checkpoint that copied all of it: once the log reaches its
+ * cap, the pass is a RESTART instead, which holds the writer off for the moment it takes to
+ * copy the rest, so the next commit starts the log over (and journal_size_limit cuts it back).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -26,7 +36,15 @@ db.pragma('busy_timeout = 0');
 let timer;
 const pass = () => {
   try {
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    let [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (result.log >= workerData.capFrames) {
+      db.pragma('busy_timeout = ' + workerData.restartWaitMs);
+      try {
+        [result] = db.pragma('wal_checkpoint(RESTART)');
+      } finally {
+        db.pragma('busy_timeout = 0');
+      }
+    }
     parentPort.postMessage({ logFrames: result.log, checkpointed: result.checkpointed });
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
@@ -59,6 +77,8 @@ export class SqliteCheckpointer {
         driver: require.resolve('better-sqlite3'),
         path: join(options.dataDir, DATABASE_FILE),
         intervalMs: options.intervalMs,
+        capFrames: WAL_CAP_PAGES,
+        restartWaitMs: RESTART_WAIT_MS,
       },
     });
     this.#worker.on('message', (message: CheckpointPass | { error: string }) => {

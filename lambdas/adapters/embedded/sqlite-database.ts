@@ -17,8 +17,11 @@ export const LOCK_FILE = 'sqstash.lock';
 
 const SCHEMA_VERSION = 3;
 const BUSY_TIMEOUT_MS = 2000;
-/** 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself. */
-const BACKSTOP_CHECKPOINT_PAGES = 4_096;
+/**
+ * 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself, and
+ * at which the checkpointer thread makes the log start over (sqlite-checkpointer.ts).
+ */
+export const WAL_CAP_PAGES = 4_096;
 const JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** `PRAGMA auto_vacuum`'s value for INCREMENTAL. */
 const INCREMENTAL_AUTO_VACUUM = 2;
@@ -348,7 +351,7 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
   // racing the commits, rarely sees; so a commit still checkpoints at this size, by then
   // copying only what came in since the thread's last pass. It is also the backstop should that
   // thread fall behind or not run at all.
-  db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+  db.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
   db.pragma(`synchronous = ${synchronous}`);
   // A checkpoint leaves the write-ahead log at its largest size; cut it back to this after one
   // that outgrew it (a VACUUM), so the files on disk stay bounded.
