@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import type { TestBrowser } from '../helpers/browser';
-import { launchBrowser } from '../helpers/browser';
+import { BROWSER_LAUNCH_TIMEOUT_MS, launchBrowser } from '../helpers/browser';
 import { DEV_TOKEN, eventually, useSdkSuite } from '../helpers/embedded-server';
 
 /** How long the UI gets to show something: a live poll is 2 s, deliveries are local. */
@@ -17,7 +17,7 @@ describe('the console, in Chromium', () => {
 
   beforeAll(async () => {
     browser = await launchBrowser();
-  });
+  }, BROWSER_LAUNCH_TIMEOUT_MS);
   afterAll(async () => {
     await browser?.close();
   });

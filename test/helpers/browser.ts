@@ -19,6 +19,12 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/**
+ * How long a hook may take to start Chromium: a second or two on an idle machine, far more
+ * when the other suites load both cores at once.
+ */
+export const BROWSER_LAUNCH_TIMEOUT_MS = 120_000;
+
 export type TestBrowser = {
   readonly context: BrowserContext;
   /** Every request the pages made, for asserting where they went and what they carried. */
