@@ -6,6 +6,7 @@ import type { DestinationAddressPolicy } from '../ports/delivery-client';
 const SECOND_MS = 1000;
 const MAX_RETRIES_CAP = 100;
 const MAX_BODY_BYTES_CAP = 100 * 1024 * 1024;
+const MAX_GLOBAL_PARALLELISM = 1_000_000;
 
 /** The environment variables for QStash semantics, the same in both runtimes. */
 export const CORE_ENV = {
@@ -16,6 +17,7 @@ export const CORE_ENV = {
   dedupWindow: 'SQSTASH_DEDUP_WINDOW',
   maxBodyBytes: 'SQSTASH_MAX_BODY_BYTES',
   workflowInlineStepsBytes: 'SQSTASH_WORKFLOW_INLINE_STEPS_BYTES',
+  flowControlGlobalParallelism: 'SQSTASH_FLOW_CONTROL_GLOBAL_PARALLELISM',
 } as const;
 
 /**
@@ -166,6 +168,15 @@ export class EnvReader {
         0,
         MAX_BODY_BYTES_CAP,
       ),
+      // Unset keeps the default: no cap beyond the runtime's own delivery concurrency.
+      ...(this.string(CORE_ENV.flowControlGlobalParallelism) !== undefined && {
+        flowControlGlobalParallelism: this.integer(
+          CORE_ENV.flowControlGlobalParallelism,
+          1,
+          1,
+          MAX_GLOBAL_PARALLELISM,
+        ),
+      }),
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { HeaderMap } from './headers';
 import type { IdGenerator } from './ids';
 import type { CallbackKind, CallbackSpec, Message } from './message';
+import { redactsAnything } from './redaction';
 
 /** What the attempt being reported on produced; status 0 when no response arrived. */
 export type AttemptReport = {
@@ -69,5 +70,9 @@ export function buildCallbackMessage(
     labels: source.labels,
     callerIp: source.callerIp,
     callbackFor: { sourceMessageId: source.messageId, kind },
+    ...(spec.flowControl !== undefined && { flowControl: spec.flowControl }),
+    // The payload carries the source's body and headers: what the source hides, its callbacks
+    // hide too (the callback URL still receives the payload as is).
+    ...(redactsAnything(source.redaction) && { redaction: { body: true } }),
   };
 }

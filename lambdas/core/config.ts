@@ -32,6 +32,11 @@ export type CoreConfig = {
    * for the SDK to fetch (`LazyFetch`, `GET /v2/workflows/runs/{id}`). @default 1 MiB
    */
   readonly workflowInlineStepsBytes: number;
+  /**
+   * Most flow-controlled attempts in flight at once over every flow-control key, the operator's
+   * cap (`GET /v2/globalParallelism`). @default none
+   */
+  readonly flowControlGlobalParallelism?: number;
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

@@ -5,11 +5,13 @@ import type {
   DeadLetterReplacement,
   DeadLetterStore,
 } from '../ports/dead-letter-store';
+import type { FlowControlStore } from '../ports/flow-control-store';
 import type { ListQuery, Page } from '../ports/listing';
 import type { DeliveryQueue } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
 import type { CoreConfig } from './config';
 import { BadRequestError, NotFoundError } from './errors';
+import { refuseUnservedFlowControl } from './flow-control';
 import type { IncomingHeaders } from './headers';
 import { canonicalHeaderName } from './headers';
 import type { IdGenerator } from './ids';
@@ -24,6 +26,8 @@ export type DeadLetterDeps = {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly config: CoreConfig;
+  /** Absent in a runtime without flow control, which refuses it on a retry (core/publish.ts). */
+  readonly flowControl?: FlowControlStore;
 };
 
 function notInDlq(dlqIds: readonly string[]): NotFoundError {
@@ -87,6 +91,7 @@ export async function retryDeadLetters(
   headers: IncomingHeaders,
 ): Promise<{ messageIds: string[]; cursor?: string }> {
   const overrides = parseRetryOverrides(headers, deps.config);
+  refuseUnservedFlowControl(overrides.options, deps.flowControl !== undefined);
   const now = deps.clock.now();
   const notBefore = retryDueAt(overrides, now, deps.config);
   if (selectsNothing(query)) return { messageIds: [] };
@@ -198,5 +203,7 @@ export function retryMessage(
     ...(has('upstash-callback') && { callback: options.callback }),
     ...(has('upstash-failure-callback') && { failureCallback: options.failureCallback }),
     ...(has('upstash-label') && { labels: options.labels }),
+    ...(has('upstash-flow-control-key') && { flowControl: options.flowControl }),
+    ...(has('upstash-redact-fields') && { redaction: options.redaction }),
   };
 }

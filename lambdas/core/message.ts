@@ -1,4 +1,6 @@
+import type { FlowControl } from './flow-control';
 import type { HeaderMap } from './headers';
+import type { Redaction } from './redaction';
 import type { WorkflowTag } from './workflow/workflow-run';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -18,6 +20,8 @@ export type CallbackSpec = {
   readonly retries?: number;
   readonly retryDelayExpression?: string;
   readonly timeoutMs?: number;
+  /** From `Upstash-Callback-Flow-Control-*`: the callback message's own flow control. */
+  readonly flowControl?: FlowControl;
 };
 
 /** A message as stored: everything needed to deliver it, on any attempt, in any runtime. */
@@ -44,6 +48,10 @@ export type Message = {
   readonly endpointName?: string;
   readonly queueName?: string;
   readonly scheduleId?: string;
+  /** The key whose limits the message's attempts count against, with the limits it was published with. */
+  readonly flowControl?: FlowControl;
+  /** What the API shows hashed instead of as stored (`Upstash-Redact-Fields`). */
+  readonly redaction?: Redaction;
   /** Set on callback messages: the message whose attempt they report. */
   readonly callbackFor?: { readonly sourceMessageId: string; readonly kind: CallbackKind };
   /** Set on the messages of an Upstash Workflow run (core/workflow). */

@@ -30,11 +30,16 @@ export async function cancelMessage(deps: MessageDeps, messageId: string): Promi
  * `DELETE /v2/messages`: cancels the pending messages a filter selects. `messageIds`, when given,
  * selects on its own: the other filters are ignored (qstash-api.md §6.1). An empty filter
  * selects every pending message, as QStash does; an empty `messageIds` list selects none.
+ * `count` caps how many are canceled, the earliest created first; without it, all are.
  */
-export async function cancelMessages(deps: MessageDeps, filter: MessageFilter): Promise<number> {
+export async function cancelMessages(
+  deps: MessageDeps,
+  filter: MessageFilter,
+  count?: number,
+): Promise<number> {
   const selection = filter.messageIds ? { messageIds: filter.messageIds } : filter;
   if (selection.messageIds?.length === 0) return 0;
-  return deps.store.cancelMessages(selection, deps.clock.now());
+  return deps.store.cancelMessages(selection, deps.clock.now(), count);
 }
 
 /** The message a log event is about: its id and destination. */

@@ -2,6 +2,8 @@ import type { CoreConfig } from './config';
 import { isQStashQueryParameter, validateHttpUrl } from './destination';
 import { parseDurationMs } from './durations';
 import { BadRequestError } from './errors';
+import type { FlowControl } from './flow-control';
+import { parseFlowControl } from './flow-control';
 import type { HeaderMap, IncomingHeaders } from './headers';
 import {
   appendHeader,
@@ -11,6 +13,8 @@ import {
 } from './headers';
 import type { CallbackSpec, HttpMethod } from './message';
 import { HTTP_METHODS } from './message';
+import type { Redaction } from './redaction';
+import { parseRedaction } from './redaction';
 import { parseRetryDelayExpression, RetryDelayExpressionError } from './retry-delay-expression';
 
 const FORWARD_PREFIX = 'upstash-forward-';
@@ -46,16 +50,6 @@ export function isForwardedByHeaderForward(name: string): boolean {
   return !name.startsWith('upstash-') && !NEVER_FORWARDED.has(name);
 }
 
-/**
- * Headers the SDKs may send that sqstash does not implement. Refusing them is clearer than
- * accepting a message and silently ignoring, say, a rate limit or a redaction the caller relies on.
- */
-const UNSUPPORTED = new Map([
-  ['upstash-flow-control-key', 'flow control is not supported by sqstash yet'],
-  ['upstash-flow-control-value', 'flow control is not supported by sqstash yet'],
-  ['upstash-redact-fields', 'field redaction is not supported by sqstash yet'],
-]);
-
 export type DedupRequest = { kind: 'id'; id: string } | { kind: 'content' };
 
 /** Everything the `Upstash-*` headers of a publish say about the message to create. */
@@ -72,6 +66,8 @@ export type PublishOptions = {
   dedup?: DedupRequest;
   labels: string[];
   cron?: string;
+  flowControl?: FlowControl;
+  redaction?: Redaction;
 };
 
 /**
@@ -91,10 +87,6 @@ export function mergeQueryConfig(headers: IncomingHeaders, rawQuery: string): In
 
 /** Reads every `Upstash-*` header of a publish, refusing any value that is not allowed. */
 export function parsePublishOptions(headers: IncomingHeaders, config: CoreConfig): PublishOptions {
-  for (const [name, reason] of UNSUPPORTED) {
-    if (headers[name] !== undefined)
-      throw new BadRequestError(`${canonical(name)} is not accepted: ${reason}`);
-  }
   const maxRetries =
     parseRetries(headers['upstash-retries'], 'Upstash-Retries', config) ?? config.defaultRetries;
   return {
@@ -115,6 +107,12 @@ export function parsePublishOptions(headers: IncomingHeaders, config: CoreConfig
     dedup: parseDedup(headers),
     labels: parseLabels(headers['upstash-label']),
     cron: headers['upstash-cron']?.trim() || undefined,
+    flowControl: parseFlowControl(
+      headers['upstash-flow-control-key'],
+      headers['upstash-flow-control-value'],
+      'Upstash',
+    ),
+    redaction: parseRedaction(headers['upstash-redact-fields']),
   };
 }
 
@@ -311,5 +309,10 @@ function parseCallback(
     retries: parseRetries(sub['upstash-retries'], `${headerLabel}-Retries`, config),
     retryDelayExpression: parseRetryDelay(sub['upstash-retry-delay'], `${headerLabel}-Retry-Delay`),
     timeoutMs: parseTimeout(sub['upstash-timeout'], `${headerLabel}-Timeout`, config),
+    flowControl: parseFlowControl(
+      sub['upstash-flow-control-key'],
+      sub['upstash-flow-control-value'],
+      headerLabel,
+    ),
   };
 }

@@ -174,7 +174,7 @@ export class DeliveryWorker {
   }
 
   #wakeUpAtNextDue(): void {
-    const next = this.#options.store.nextDueAt();
+    const next = this.#options.store.nextDueAt(this.#options.clock.now());
     if (next !== undefined) this.#wakeUpAt(next);
   }
 

@@ -4,6 +4,7 @@ import { SqliteCheckpointer } from '../adapters/embedded/sqlite-checkpointer';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
+import { SqliteFlowControl } from '../adapters/embedded/sqlite-flow-control';
 import { SqliteGauges } from '../adapters/embedded/sqlite-gauges';
 import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
 import { databaseHealthCheck } from '../adapters/embedded/sqlite-health';
@@ -66,8 +67,11 @@ export async function startEmbedded(
     intervalMs: CHECKPOINT_INTERVAL_MS,
     onError: (error) => logger.warn('checkpoint failed; will retry', { error }),
   });
-  // A cancel that removes waiting messages may let the next messages of their queues start.
-  const messages = new SqliteMessageStore(db, () => worker?.notify(clock.now()));
+  // A cancel that removes waiting messages may let the next messages of their queues start, and
+  // a flow-control key resumed or pinned higher may start attempts.
+  const wake = () => worker?.notify(clock.now());
+  const flowControl = new SqliteFlowControl(db, config.core.flowControlGlobalParallelism, wake);
+  const messages = new SqliteMessageStore(db, wake, flowControl);
   // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
   const store = new SqliteGroupCommit(db, messages, (dueAt) => worker?.notify(dueAt));
   const ids = createIdGenerator();
@@ -83,7 +87,7 @@ export async function startEmbedded(
 
   let worker: DeliveryWorker | undefined;
   const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
-  const queues = new SqliteQueueStore(db, () => worker?.notify(clock.now()));
+  const queues = new SqliteQueueStore(db, wake);
   const metrics = new PrometheusMetrics({
     pendingMessages: () => gauges.pendingMessages(),
     inFlight: () => worker?.inFlight ?? 0,
@@ -101,6 +105,7 @@ export async function startEmbedded(
     urlGroups: new SqliteUrlGroupStore(db),
     workflowRuns: new SqliteWorkflowRunStore(db),
     telemetry: metrics,
+    flowControl,
   };
   const deliveryDeps = {
     client,

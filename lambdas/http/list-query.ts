@@ -41,7 +41,8 @@ const NOT_SPLIT = new Set(['url']);
 const IGNORED = new Set(['qstash_token', 'api']);
 
 type Area = {
-  readonly countDefault: number;
+  /** `count` when none is given; absent: none. */
+  readonly countDefault?: number;
   readonly countMax: number;
   /** Refuse parameters not listed here, so a filter that was not understood can never widen a bulk action. */
   readonly strict: boolean;
@@ -51,38 +52,37 @@ type Area = {
 };
 
 const MESSAGES_BULK: Area = {
-  countDefault: 500,
   countMax: 500,
   strict: true,
   paged: false,
   extra: [],
 };
-const DLQ_LIST: Area = {
+const DLQ_LIST = {
   countDefault: 100,
   countMax: 100,
   strict: false,
   paged: true,
   extra: ['dlqIds', 'responseStatus'],
-};
-const DLQ_BULK: Area = { ...DLQ_LIST, strict: true };
-const LOGS: Area = {
+} as const satisfies Area;
+const DLQ_BULK = { ...DLQ_LIST, strict: true } as const satisfies Area;
+const LOGS = {
   countDefault: 100,
   countMax: 1000,
   strict: false,
   paged: true,
   extra: ['state'],
-};
+} as const satisfies Area;
 
-const MESSAGE_OVERVIEW: Area = {
+const MESSAGE_OVERVIEW = {
   countDefault: 50,
   countMax: 100,
   strict: true,
   paged: true,
   extra: ['status'],
-};
+} as const satisfies Area;
 
 type AnyFilter = MessageFilter & DeadLetterFilter & LogFilter & OverviewFilter;
-type Parsed = ListQuery<AnyFilter>;
+type Parsed = Omit<ListQuery<AnyFilter>, 'count'> & { readonly count?: number };
 
 function parse(rawQuery: string, area: Area): Parsed {
   const params = new URLSearchParams(rawQuery);
@@ -90,7 +90,7 @@ function parse(rawQuery: string, area: Area): Parsed {
   const append = (key: string, values: readonly unknown[]) => {
     filter[key] = [...((filter[key] as unknown[] | undefined) ?? []), ...values];
   };
-  let count = area.countDefault;
+  let count: number | undefined = area.countDefault;
   let order = DEFAULT_ORDER;
   let cursor: string | undefined;
   for (const name of new Set(params.keys())) {
@@ -128,10 +128,19 @@ function parse(rawQuery: string, area: Area): Parsed {
   if (Array.isArray(filter.states)) filter.states = [...new Set(filter.states as MessageState[])];
   return {
     filter: filter as AnyFilter,
-    count,
+    ...(count !== undefined && { count }),
     order,
     ...(cursor !== undefined && { cursor }),
   };
+}
+
+/** A paged list's query: `count` has its default. */
+function parsePaged(
+  rawQuery: string,
+  area: Area & { readonly countDefault: number },
+): ListQuery<AnyFilter> {
+  const parsed = parse(rawQuery, area);
+  return { ...parsed, count: parsed.count ?? area.countDefault };
 }
 
 function allowedParameters(area: Area): string[] {
@@ -232,16 +241,25 @@ function idsFromBody(request: ApiRequest, key: string): string[] | undefined {
   return ids as string[];
 }
 
-/** `DELETE /v2/messages`: the filter selecting the messages to cancel (`count` is checked only). */
-export function parseMessageCancelRequest(request: ApiRequest): MessageFilter {
-  const { filter } = parse(request.rawQuery, MESSAGES_BULK);
+/**
+ * `DELETE /v2/messages`: the filter selecting the messages to cancel, and `count`, the most to
+ * cancel (absent: all of them, as the Python SDK's `cancel_all` and plain API calls expect).
+ */
+export function parseMessageCancelRequest(request: ApiRequest): {
+  filter: MessageFilter;
+  count?: number;
+} {
+  const { filter, count } = parse(request.rawQuery, MESSAGES_BULK);
   const messageIds = idsFromBody(request, 'messageIds');
-  return messageIds === undefined ? filter : { ...filter, messageIds };
+  return {
+    filter: messageIds === undefined ? filter : { ...filter, messageIds },
+    ...(count !== undefined && { count }),
+  };
 }
 
 /** `GET /v2/dlq`: count defaults to and is at most 100. */
 export function parseDeadLetterListQuery(rawQuery: string): ListQuery<DeadLetterFilter> {
-  return parse(rawQuery, DLQ_LIST);
+  return parsePaged(rawQuery, DLQ_LIST);
 }
 
 /**
@@ -249,17 +267,17 @@ export function parseDeadLetterListQuery(rawQuery: string): ListQuery<DeadLetter
  * `{"dlqIds": [...]}` from a JSON body.
  */
 export function parseDeadLetterBulkRequest(request: ApiRequest): ListQuery<DeadLetterFilter> {
-  const query = parse(request.rawQuery, DLQ_BULK);
+  const query = parsePaged(request.rawQuery, DLQ_BULK);
   const dlqIds = idsFromBody(request, 'dlqIds');
   return dlqIds === undefined ? query : { ...query, filter: { ...query.filter, dlqIds } };
 }
 
 /** `GET /v2/events` and `/v2/logs`: count defaults to 100, at most 1000. */
 export function parseLogQuery(rawQuery: string): ListQuery<LogFilter> {
-  return parse(rawQuery, LOGS);
+  return parsePaged(rawQuery, LOGS);
 }
 
 /** `GET /v2/console/messages`: the message filters and `status`; count defaults to 50, at most 100. */
 export function parseMessageOverviewQuery(rawQuery: string): ListQuery<OverviewFilter> {
-  return parse(rawQuery, MESSAGE_OVERVIEW);
+  return parsePaged(rawQuery, MESSAGE_OVERVIEW);
 }

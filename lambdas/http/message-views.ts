@@ -1,6 +1,8 @@
 import { isUtf8 } from 'node:buffer';
+import type { FlowControl } from '../core/flow-control';
 import type { HeaderMap } from '../core/headers';
 import type { Message } from '../core/message';
+import { redactBody, redactHeaders } from '../core/redaction';
 import type { DeadLetterEntry } from '../ports/dead-letter-store';
 import type { LogRecord } from '../ports/event-log';
 
@@ -30,34 +32,48 @@ export function labelFields(labels: readonly string[]): Json {
   return { labels: [...labels], ...(labels.length > 0 && { label: labels[0] }) };
 }
 
+/** `flowControlKey`, `parallelism`, `rate` and `period` (seconds), as the message was published. */
+export function flowControlFields(flowControl: FlowControl | undefined): Json {
+  if (!flowControl) return {};
+  return defined({
+    flowControlKey: flowControl.key,
+    parallelism: flowControl.parallelism,
+    rate: flowControl.rate,
+    period: flowControl.periodSec,
+  });
+}
+
 /** The fields without those whose value is undefined. */
 export function defined(fields: Json): Json {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
 
-/** A Message object, as `GET /v2/messages/{id}` answers. */
+/** A Message object, as `GET /v2/messages/{id}` answers; redacted fields show hashed. */
 export function messageView(message: Message): Json {
+  const { redaction } = message;
   return defined({
     messageId: message.messageId,
     url: message.url,
     topicName: message.topicName,
     endpointName: message.endpointName,
     method: message.method,
-    header: message.header,
-    ...textOrBase64(message.body, 'body'),
+    header: redactHeaders(message.header, redaction),
+    ...textOrBase64(redactBody(message.body, redaction), 'body'),
     maxRetries: message.maxRetries,
     retryDelayExpression: message.retryDelayExpression,
     notBefore: message.notBefore,
     createdAt: message.createdAt,
     callback: message.callback?.url,
     failureCallback: message.failureCallback?.url,
-    callbackHeader: message.callback?.header,
-    failureCallbackHeader: message.failureCallback?.header,
+    callbackHeader: message.callback && redactHeaders(message.callback.header, redaction),
+    failureCallbackHeader:
+      message.failureCallback && redactHeaders(message.failureCallback.header, redaction),
     queueName: message.queueName,
     scheduleId: message.scheduleId,
     callerIP: message.callerIp,
     callerIp: message.callerIp,
     ...labelFields(message.labels),
+    ...flowControlFields(message.flowControl),
     timeout: message.timeoutMs,
   });
 }
@@ -83,7 +99,7 @@ export function deadLetterView({ deadLetter, message }: DeadLetterEntry): Json {
 
 /**
  * A LogEntry: the event, with the message's configuration echoed from the message as created.
- * Bodies in log entries are always base64.
+ * Bodies in log entries are always base64 (a redacted one: of its `REDACTED:<hash>`).
  */
 export function logEntryView({ event, message }: LogRecord): Json {
   const responseHeader: HeaderMap | undefined = event.responseHeader;
@@ -103,19 +119,24 @@ export function logEntryView({ event, message }: LogRecord): Json {
       endpointName: message.endpointName,
       scheduleId: message.scheduleId,
       queueName: message.queueName,
-      header: message.header,
-      ...(message.body.byteLength > 0 && { body: base64(message.body) }),
+      header: redactHeaders(message.header, message.redaction),
+      ...(message.body.byteLength > 0 && {
+        body: base64(redactBody(message.body, message.redaction)),
+      }),
       method: message.method,
       maxRetries: message.maxRetries,
       timeout: message.timeoutMs,
       callback: message.callback?.url,
-      callbackHeaders: message.callback?.header,
+      callbackHeaders:
+        message.callback && redactHeaders(message.callback.header, message.redaction),
       failureCallback: message.failureCallback?.url,
-      failureCallbackHeaders: message.failureCallback?.header,
+      failureCallbackHeaders:
+        message.failureCallback && redactHeaders(message.failureCallback.header, message.redaction),
       retryDelayExpression: message.retryDelayExpression,
       retryDelayExpr: message.retryDelayExpression,
       callerIP: message.callerIp,
       ...labelFields(message.labels),
+      ...flowControlFields(message.flowControl),
     }),
   });
 }

@@ -9,6 +9,8 @@ import type { ConsoleRouteDeps } from './routes/console-routes';
 import { consoleRoutes } from './routes/console-routes';
 import type { DlqRouteDeps } from './routes/dlq-routes';
 import { dlqRoutes } from './routes/dlq-routes';
+import type { FlowControlRouteDeps } from './routes/flow-control-routes';
+import { flowControlRoutes } from './routes/flow-control-routes';
 import type { KeyRouteDeps } from './routes/key-routes';
 import { keyRoutes } from './routes/key-routes';
 import type { LogRouteDeps } from './routes/log-routes';
@@ -34,7 +36,8 @@ export type ApiDeps = BaseApiDeps &
   DlqRouteDeps &
   LogRouteDeps &
   ScheduleRouteDeps &
-  ConsoleRouteDeps;
+  ConsoleRouteDeps &
+  FlowControlRouteDeps;
 
 const MAX_LOGGED_PATH = 200;
 
@@ -53,6 +56,7 @@ function allRoutes(): Route<ApiDeps>[] {
     ...workflowRoutes,
     ...workflowHookRoutes,
     ...workflowDlqRoutes,
+    ...flowControlRoutes,
   ];
 }
 

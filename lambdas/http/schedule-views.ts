@@ -2,9 +2,10 @@ import type { CoreConfig } from '../core/config';
 import { QStashApiError } from '../core/errors';
 import type { PublishOptions } from '../core/publish-options';
 import { parsePublishOptions } from '../core/publish-options';
+import { redactBody, redactHeaders } from '../core/redaction';
 import type { Schedule } from '../ports/schedule-store';
 import type { Json } from './message-views';
-import { defined, labelFields, textOrBase64 } from './message-views';
+import { defined, flowControlFields, labelFields, textOrBase64 } from './message-views';
 
 const SECOND_MS = 1_000;
 const DEFAULT_METHOD = 'POST';
@@ -36,8 +37,8 @@ export function scheduleView(schedule: Schedule, config: CoreConfig): Json {
     destination: schedule.destination,
     createdAt: schedule.createdAt,
     method: options?.method ?? DEFAULT_METHOD,
-    header: options?.header ?? {},
-    ...textOrBase64(schedule.body, 'body'),
+    header: redactHeaders(options?.header ?? {}, options?.redaction),
+    ...textOrBase64(redactBody(schedule.body, options?.redaction), 'body'),
     retries: options?.maxRetries ?? config.defaultRetries,
     delay:
       options?.due.kind === 'delay' && options.due.delayMs > 0
@@ -50,12 +51,14 @@ export function scheduleView(schedule: Schedule, config: CoreConfig): Json {
     retryDelayExpression: options?.retryDelayExpression,
     callback: options?.callback?.url,
     failureCallback: options?.failureCallback?.url,
-    callbackHeader: options?.callback?.header,
-    failureCallbackHeader: options?.failureCallback?.header,
+    callbackHeader: options?.callback && redactHeaders(options.callback.header, options.redaction),
+    failureCallbackHeader:
+      options?.failureCallback && redactHeaders(options.failureCallback.header, options.redaction),
     queueName: schedule.queueName,
     callerIp: schedule.callerIp,
     callerIP: schedule.callerIp,
     ...labelFields(options?.labels ?? []),
+    ...flowControlFields(options?.flowControl),
     isPaused: schedule.isPaused,
     lastScheduleTime: schedule.lastScheduleTime,
     nextScheduleTime: schedule.nextScheduleTime,

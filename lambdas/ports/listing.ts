@@ -18,7 +18,7 @@ export type MessageFilter = {
   /** Matches a message carrying any of these labels. */
   readonly label?: readonly string[];
   readonly callerIp?: readonly string[];
-  /** Flow control is not supported, so no message has a key and this matches none. */
+  /** The message's flow-control key (`Upstash-Flow-Control-Key`). */
   readonly flowControlKey?: readonly string[];
   /**
    * Inclusive bounds, ms, on the time each list is ordered by: a message's creation, a dead

@@ -66,9 +66,10 @@ export type MessageStore = {
    * - attempt in flight: marked, with a CANCEL_REQUESTED event; its settlement then ends it
    *   CANCELED (see settleAttempt), and an attempt given back uncounted (shutdown, crash) ends
    *   it CANCELED instead of running again.
-   * Messages already canceled, delivered or failed do not match.
+   * Messages already canceled, delivered or failed do not match. With `limit`, at most that many
+   * are canceled, the earliest created first.
    */
-  cancelMessages(filter: MessageFilter, nowMs: number): Promise<number>;
+  cancelMessages(filter: MessageFilter, nowMs: number, limit?: number): Promise<number>;
 };
 
 /** Hands stored messages to the runtime's delivery mechanism at their due time. */

@@ -30,7 +30,7 @@ describe('SqliteMessageStore: cancel and the delivery worker', () => {
 
     await messages.cancelMessages({ messageIds: ['msg_a'] }, T0);
 
-    expect(messages.nextDueAt()).toBe(T0 + 9);
+    expect(messages.nextDueAt(T0)).toBe(T0 + 9);
     expect(messages.claimDue(T0 + 10, 10, T0 + 100).map((c) => c.message.messageId)).toEqual([
       'msg_b',
     ]);

@@ -111,18 +111,18 @@ describe('SqliteMessageStore', () => {
 
   describe('nextDueAt', () => {
     it('returns undefined when nothing waits', () => {
-      expect(store.nextDueAt()).toBeUndefined();
+      expect(store.nextDueAt(T0)).toBeUndefined();
     });
 
     it('returns the earliest due time of the messages not in flight', async () => {
       await store.insertMessage(due('msg_b', T0 + 200), undefined, T0);
       await store.insertMessage(due('msg_a', T0 + 100), undefined, T0);
 
-      expect(store.nextDueAt()).toBe(T0 + 100);
+      expect(store.nextDueAt(T0)).toBe(T0 + 100);
       claimedIds(T0 + 100);
-      expect(store.nextDueAt()).toBe(T0 + 200);
+      expect(store.nextDueAt(T0)).toBe(T0 + 200);
       claimedIds(T0 + 200);
-      expect(store.nextDueAt()).toBeUndefined();
+      expect(store.nextDueAt(T0)).toBeUndefined();
     });
   });
 
@@ -135,7 +135,7 @@ describe('SqliteMessageStore', () => {
     it('makes the message claimable again at its own due time without counting an attempt', () => {
       store.release('msg_a');
 
-      expect(store.nextDueAt()).toBe(T0);
+      expect(store.nextDueAt(T0)).toBe(T0);
       expect(stateOf('msg_a')).toBe('CREATED');
       expect(store.claimDue(T0, 10, T0 + LEASE_MS)).toEqual([
         { message: due('msg_a', T0), retried: 0 },
@@ -147,7 +147,7 @@ describe('SqliteMessageStore', () => {
 
       store.release('msg_a', later);
 
-      expect(store.nextDueAt()).toBe(later);
+      expect(store.nextDueAt(T0)).toBe(later);
       expect(claimedIds(later - 1)).toEqual([]);
       expect(claimedIds(later)).toEqual(['msg_a']);
     });
@@ -191,7 +191,7 @@ describe('SqliteMessageStore', () => {
       });
 
       expect(stateOf('msg_a')).toBe('DELIVERED');
-      expect(store.nextDueAt()).toBeUndefined();
+      expect(store.nextDueAt(T0)).toBeUndefined();
       expect(await eventStates('msg_a')).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
     });
 
@@ -201,7 +201,7 @@ describe('SqliteMessageStore', () => {
       await store.settleAttempt(retrySettlement(message, 0, retryAt));
 
       expect(stateOf('msg_a')).toBe('RETRY');
-      expect(store.nextDueAt()).toBe(retryAt);
+      expect(store.nextDueAt(T0)).toBe(retryAt);
       expect(claimedIds(retryAt - 1)).toEqual([]);
       expect(store.claimDue(retryAt, 10, retryAt + LEASE_MS).map((claim) => claim.retried)).toEqual(
         [1],
@@ -232,7 +232,7 @@ describe('SqliteMessageStore', () => {
       });
 
       expect(stateOf('msg_a')).toBe('FAILED');
-      expect(store.nextDueAt()).toBeUndefined();
+      expect(store.nextDueAt(T0)).toBeUndefined();
       expect(db.prepare('SELECT * FROM dlq').all()).toEqual([
         {
           dlq_id: `${T0 + 1}-0`,
@@ -261,7 +261,7 @@ describe('SqliteMessageStore', () => {
         callbacks: [callback],
       });
 
-      expect(store.nextDueAt()).toBe(T0 + 2);
+      expect(store.nextDueAt(T0)).toBe(T0 + 2);
       expect(store.claimDue(T0 + 2, 10, T0 + LEASE_MS)).toEqual([
         { message: callback, retried: 0 },
       ]);
@@ -319,7 +319,7 @@ describe('SqliteMessageStore', () => {
       open();
 
       expect(await store.getMessage('msg_a')).toEqual({ ...message, body: Buffer.from([1, 2, 3]) });
-      expect(store.nextDueAt()).toBe(T0 + FIRST_BACKOFF_MS);
+      expect(store.nextDueAt(T0)).toBe(T0 + FIRST_BACKOFF_MS);
       expect(await store.insertMessage(makeMessage({ messageId: 'msg_b' }), claim, T0 + 1)).toEqual(
         {
           inserted: false,

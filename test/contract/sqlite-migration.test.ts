@@ -156,7 +156,7 @@ describe('openDatabase: upgrading a schema-1 database', () => {
     ).items.map((record) => record.event.state);
 
   it('is at the current schema, with incremental auto-vacuum and the workflow tables', async () => {
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
     expect(await new SqliteWorkflowRunStore(db).getRun('wfr_none')).toBeUndefined();
   });

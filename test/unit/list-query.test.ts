@@ -187,7 +187,10 @@ describe('http/list-query', () => {
         'topicName',
       );
       expect400(() => parseDeadLetterBulkRequest(request('state=FAILED')), '"state"');
-      expect(parseMessageCancelRequest(request('api=x&qstash_token=t&count=100'))).toEqual({});
+      expect(parseMessageCancelRequest(request('api=x&qstash_token=t&count=100'))).toEqual({
+        filter: {},
+        count: 100,
+      });
     });
 
     it('refuses state and cursor on a message cancel', () => {
@@ -198,14 +201,13 @@ describe('http/list-query', () => {
   describe('message cancel body', () => {
     it('takes messageIds from a JSON body (the Python SDK), over the query', () => {
       expect(parseMessageCancelRequest(request('label=x', '{"messageIds":["msg_1"]}'))).toEqual({
-        label: ['x'],
-        messageIds: ['msg_1'],
+        filter: { label: ['x'], messageIds: ['msg_1'] },
       });
     });
 
     it('keeps an empty list as "none", not "all"', () => {
       expect(parseMessageCancelRequest(request('', '{"messageIds":[]}'))).toEqual({
-        messageIds: [],
+        filter: { messageIds: [] },
       });
     });
 
@@ -218,8 +220,17 @@ describe('http/list-query', () => {
     });
 
     it('reads an empty body or one without ids as no ids', () => {
-      expect(parseMessageCancelRequest(request('label=x', ''))).toEqual({ label: ['x'] });
-      expect(parseMessageCancelRequest(request('', '{}'))).toEqual({});
+      expect(parseMessageCancelRequest(request('label=x', ''))).toEqual({
+        filter: { label: ['x'] },
+      });
+      expect(parseMessageCancelRequest(request('', '{}'))).toEqual({ filter: {} });
+    });
+
+    it('reads count as the most to cancel, absent meaning all', () => {
+      expect(parseMessageCancelRequest(request('label=x&count=1')).count).toBe(1);
+      expect(parseMessageCancelRequest(request('label=x')).count).toBeUndefined();
+      expect400(() => parseMessageCancelRequest(request('count=0')), 'count', '1 to 500');
+      expect400(() => parseMessageCancelRequest(request('count=501')), 'count', '1 to 500');
     });
   });
 });

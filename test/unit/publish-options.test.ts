@@ -480,14 +480,112 @@ describe('parsePublishOptions', () => {
     );
   });
 
-  describe('unsupported headers', () => {
+  describe('flow control', () => {
+    const KEY = 'upstash-flow-control-key';
+    const VALUE = 'upstash-flow-control-value';
+
     it.each([
-      ['upstash-flow-control-key', 'Upstash-Flow-Control-Key', 'flow control'],
-      ['upstash-flow-control-value', 'Upstash-Flow-Control-Value', 'flow control'],
-      ['upstash-redact-fields', 'Upstash-Redact-Fields', 'redaction'],
-    ])('throws naming %s', (name, canonicalName, feature) => {
-      expectBadRequest(() => parse({ [name]: 'x' }), canonicalName, feature, 'not supported');
+      ['parallelism=2, rate=10, period=1m', { parallelism: 2, rate: 10, periodSec: 60 }],
+      ['parallelism=2,rate=10,period=1m', { parallelism: 2, rate: 10, periodSec: 60 }],
+      ['Rate=20,Parallelism=10', { parallelism: 10, rate: 20, periodSec: 1 }],
+      ['rate=5', { rate: 5, periodSec: 1 }],
+      ['rate=5, period=90', { rate: 5, periodSec: 90 }],
+      ['rate=1, period=7d', { rate: 1, periodSec: 604_800 }],
+      ['parallelism=3', { parallelism: 3 }],
+    ])('reads %j with or without spaces, names in any case', (value, expected) => {
+      expect(parse({ [KEY]: 'llm', [VALUE]: value }).flowControl).toEqual({
+        key: 'llm',
+        ...expected,
+      });
     });
+
+    it('has none without the headers', () => {
+      expect(parse({}).flowControl).toBeUndefined();
+    });
+
+    it.each([
+      ['', 'parallelism=<n>'],
+      ['period=1m', 'give parallelism=<n>, rate=<n>, or both'],
+      ['parallelism=0', 'from 1 to'],
+      ['parallelism=1.5', 'whole number'],
+      ['rate=-1', 'rate'],
+      ['rate=2, rate=3', 'given twice'],
+      ['burst=3', 'expected comma-separated'],
+      ['rate=1, period=8d', 'from 1s to 7d'],
+      ['rate=1, period=1.5s', 'whole seconds'],
+      ['rate=1, period=1x', 'period'],
+      ['parallelism=2,', 'expected comma-separated'],
+    ])('refuses the value %j, naming the header', (value, fragment) => {
+      expectBadRequest(
+        () => parse({ [KEY]: 'llm', [VALUE]: value }),
+        'Upstash-Flow-Control-Value',
+        fragment,
+      );
+    });
+
+    it('refuses a key without a value, and a value without a key', () => {
+      expectBadRequest(() => parse({ [KEY]: 'llm' }), 'Upstash-Flow-Control-Key needs');
+      expectBadRequest(
+        () => parse({ [VALUE]: 'rate=1' }),
+        'Upstash-Flow-Control-Value needs Upstash-Flow-Control-Key',
+      );
+    });
+
+    it.each(['', 'a/b', 'has space', 'a%2Fb', 'x'.repeat(257)])(
+      'refuses the key %j, which could not name it in /v2/flowControl/{key}',
+      (key) => {
+        expectBadRequest(
+          () => parse({ [KEY]: key, [VALUE]: 'rate=1' }),
+          'Upstash-Flow-Control-Key',
+        );
+      },
+    );
+
+    it("reads a callback's own flow control from Upstash-Callback-Flow-Control-*", () => {
+      const options = parse({
+        'upstash-callback': 'https://example.com/cb',
+        'upstash-callback-flow-control-key': 'cb',
+        'upstash-callback-flow-control-value': 'parallelism=1',
+        'upstash-failure-callback': 'https://example.com/fail',
+        'upstash-failure-callback-flow-control-key': 'fail',
+        'upstash-failure-callback-flow-control-value': 'rate=2',
+      });
+      expect(options.callback?.flowControl).toEqual({ key: 'cb', parallelism: 1 });
+      expect(options.failureCallback?.flowControl).toEqual({ key: 'fail', rate: 2, periodSec: 1 });
+      expect(options.flowControl).toBeUndefined();
+      expectBadRequest(
+        () =>
+          parse({
+            'upstash-callback': 'https://example.com/cb',
+            'upstash-callback-flow-control-key': 'cb',
+          }),
+        'Upstash-Callback-Flow-Control-Key needs Upstash-Callback-Flow-Control-Value',
+      );
+    });
+  });
+
+  describe('Upstash-Redact-Fields', () => {
+    it.each([
+      ['body', { body: true }],
+      ['header', { allHeaders: true }],
+      ['headers', { allHeaders: true }],
+      ['body,header[Authorization]', { body: true, headers: ['Authorization'] }],
+      [
+        'body, headers[x-api-key], header[Authorization]',
+        { body: true, headers: ['X-Api-Key', 'Authorization'] },
+      ],
+      ['header[authorization], header', { allHeaders: true }],
+      ['BODY', { body: true }],
+    ])('reads %j (the OpenAPI, docs and SDK spellings)', (value, expected) => {
+      expect(parse({ 'upstash-redact-fields': value }).redaction).toEqual(expected);
+    });
+
+    it.each(['', 'bodies', 'header[]', 'header[bad name]', 'body;header'])(
+      'refuses %j, naming the header',
+      (value) => {
+        expectRefused('upstash-redact-fields', value, 'Upstash-Redact-Fields');
+      },
+    );
   });
 
   describe('Upstash-Cron', () => {

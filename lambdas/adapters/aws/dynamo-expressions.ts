@@ -79,8 +79,6 @@ export function messageFilterConditions(
   filter: MessageFilter,
   options: { readonly extra?: readonly ListCondition[]; readonly dateAttribute?: string } = {},
 ): string[] | typeof MATCHES_NOTHING {
-  // No message has a flow-control key (flow control is not supported).
-  if (filter.flowControlKey !== undefined) return MATCHES_NOTHING;
   const lists: ListCondition[] = [
     { attribute: 'messageId', values: filter.messageIds },
     { attribute: 'url', values: filter.url },
@@ -90,6 +88,7 @@ export function messageFilterConditions(
     { attribute: 'queueName', values: filter.queueName },
     { attribute: 'scheduleId', values: filter.scheduleId },
     { attribute: 'callerIp', values: filter.callerIp },
+    { attribute: 'flowControlKey', values: filter.flowControlKey },
     ...(options.extra ?? []),
   ];
   const conditions: string[] = [];

@@ -160,12 +160,22 @@ export class DynamoMessageStore implements MessageStore {
     throw new DynamoStoreError(`settlement of ${messageId} kept losing races with cancels`);
   }
 
-  async cancelMessages(filter: MessageFilter, nowMs: number): Promise<number> {
+  async cancelMessages(filter: MessageFilter, nowMs: number, limit?: number): Promise<number> {
     const candidates = await this.#cancelCandidates(filter);
     let cancelled = 0;
-    await mapLimit(candidates, PARALLEL_CANCELS, async (state) => {
+    if (limit === undefined) {
+      await mapLimit(candidates, PARALLEL_CANCELS, async (state) => {
+        if (await this.#table.cancelPending(state.messageId, nowMs, state)) cancelled += 1;
+      });
+      return cancelled;
+    }
+    // The earliest created first, one at a time, so that no more than `limit` are canceled
+    // however many of the candidates a settlement or another cancel takes meanwhile.
+    candidates.sort((a, b) => a.createdAt - b.createdAt || (a.messageId < b.messageId ? -1 : 1));
+    for (const state of candidates) {
+      if (cancelled === limit) break;
       if (await this.#table.cancelPending(state.messageId, nowMs, state)) cancelled += 1;
-    });
+    }
     return cancelled;
   }
 

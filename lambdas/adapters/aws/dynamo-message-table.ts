@@ -113,6 +113,7 @@ export type FilterAttributes = {
   readonly queueName?: string;
   readonly scheduleId?: string;
   readonly callerIp?: string;
+  readonly flowControlKey?: string;
   readonly labels?: readonly string[];
 };
 
@@ -125,6 +126,7 @@ const FILTER_ATTRIBUTES = [
   'queueName',
   'scheduleId',
   'callerIp',
+  'flowControlKey',
   'labels',
 ] as const;
 
@@ -140,6 +142,7 @@ export function filterAttributesOf(message: Message): FilterAttributes {
     queueName: message.queueName,
     scheduleId: message.scheduleId,
     callerIp: message.callerIp,
+    flowControlKey: message.flowControl?.key,
     ...(message.labels.length > 0 && { labels: [...message.labels] }),
   };
 }

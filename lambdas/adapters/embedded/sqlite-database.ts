@@ -15,7 +15,7 @@ export const DATABASE_FILE = 'sqstash.db';
 /** Held by the process that owns the data directory. */
 export const LOCK_FILE = 'sqstash.lock';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const BUSY_TIMEOUT_MS = 2000;
 /**
  * 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself, and
@@ -302,6 +302,105 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
     CREATE INDEX events_time ON events (time);
 
     CREATE INDEX schedule_dedup_keys_expiry ON schedule_dedup_keys (expires_at);
+  `,
+  // Flow control (sqlite-flow-control.ts). The messages of before have no key.
+  4: `
+    -- A message with a key waits in its key's waitlist, out of the due index, and is claimed
+    -- through the gate (sqlite-flow-control.ts).
+    ALTER TABLE messages ADD COLUMN flow_key TEXT;
+    DROP INDEX messages_due;
+    CREATE INDEX messages_due ON messages (due_at, origin)
+      WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL;
+    -- Each key's waitlist: its unqueued messages waiting for an attempt, by due time.
+    CREATE INDEX messages_flow ON messages (flow_key, due_at)
+      WHERE flow_key IS NOT NULL AND due_at IS NOT NULL AND lease_until IS NULL
+        AND fifo_queue IS NULL;
+
+    -- One row per key that has pending messages, settings of its own or counted starts.
+    -- settings: the core's FlowControlSettings as JSON. in_flight: its leased messages, kept by
+    -- the triggers below. wake_at: when the gate must look at the key again (NULL: only when an
+    -- event, such as a settlement or a resume, sets it). rate_max, rate_period_ms: the rate last
+    -- in force (0: none), which its starts are counted against while nothing is pending.
+    -- waits_for_global: the global parallelism held it back; any settlement wakes it.
+    CREATE TABLE flow_control_keys (
+      key              TEXT PRIMARY KEY,
+      settings         TEXT NOT NULL DEFAULT '{}',
+      in_flight        INTEGER NOT NULL DEFAULT 0,
+      wake_at          INTEGER,
+      rate_max         INTEGER NOT NULL DEFAULT 0,
+      rate_period_ms   INTEGER NOT NULL DEFAULT 0,
+      waits_for_global INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX flow_control_wake ON flow_control_keys (wake_at) WHERE wake_at IS NOT NULL;
+    CREATE INDEX flow_control_global ON flow_control_keys (waits_for_global)
+      WHERE waits_for_global = 1;
+    CREATE INDEX flow_control_busy ON flow_control_keys (in_flight) WHERE in_flight > 0;
+
+    -- The configurations a key's pending messages carry (0: not set), counted by the triggers.
+    CREATE TABLE flow_control_configs (
+      key               TEXT NOT NULL,
+      parallelism       INTEGER NOT NULL,
+      rate              INTEGER NOT NULL,
+      period_ms         INTEGER NOT NULL,
+      pending           INTEGER NOT NULL,
+      newest_created_at INTEGER NOT NULL,
+      PRIMARY KEY (key, parallelism, rate, period_ms)
+    ) WITHOUT ROWID;
+
+    -- Attempts started, per key and instant, while a rate may count them.
+    CREATE TABLE flow_control_starts (
+      key   TEXT NOT NULL,
+      at    INTEGER NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (key, at)
+    ) WITHOUT ROWID;
+
+    -- The triggers keep the counts exact in the same transaction as every change to a message,
+    -- whichever statement makes it (insert, claim, settlement, release, cancel, a queue's
+    -- deletion). A pending row is never deleted: a message finishes by clearing its due_at, and
+    -- retention deletes only finished rows.
+    CREATE TRIGGER flow_message_inserted AFTER INSERT ON messages
+    WHEN NEW.flow_key IS NOT NULL BEGIN
+      INSERT INTO flow_control_keys (key, wake_at) VALUES (NEW.flow_key, 0)
+        ON CONFLICT (key) DO UPDATE SET wake_at = 0;
+      INSERT INTO flow_control_configs (key, parallelism, rate, period_ms, pending, newest_created_at)
+        VALUES (
+          NEW.flow_key,
+          coalesce(json_extract(NEW.fields, '$.flowControl.parallelism'), 0),
+          coalesce(json_extract(NEW.fields, '$.flowControl.rate'), 0),
+          CASE WHEN json_extract(NEW.fields, '$.flowControl.rate') IS NULL THEN 0
+            ELSE json_extract(NEW.fields, '$.flowControl.periodSec') * 1000 END,
+          1,
+          NEW.created_at
+        )
+        ON CONFLICT (key, parallelism, rate, period_ms) DO UPDATE SET
+          pending = pending + 1,
+          newest_created_at = max(newest_created_at, excluded.newest_created_at);
+    END;
+
+    CREATE TRIGGER flow_message_leased AFTER UPDATE OF lease_until ON messages
+    WHEN NEW.flow_key IS NOT NULL AND OLD.lease_until IS NULL AND NEW.lease_until IS NOT NULL BEGIN
+      UPDATE flow_control_keys SET in_flight = in_flight + 1 WHERE key = NEW.flow_key;
+    END;
+
+    CREATE TRIGGER flow_message_released AFTER UPDATE OF lease_until ON messages
+    WHEN NEW.flow_key IS NOT NULL AND OLD.lease_until IS NOT NULL AND NEW.lease_until IS NULL BEGIN
+      UPDATE flow_control_keys SET in_flight = in_flight - 1, wake_at = 0 WHERE key = NEW.flow_key;
+      UPDATE flow_control_keys SET wake_at = 0, waits_for_global = 0 WHERE waits_for_global = 1;
+    END;
+
+    -- Delivered, failed or canceled: the message no longer counts towards its configuration.
+    CREATE TRIGGER flow_message_finished AFTER UPDATE OF due_at ON messages
+    WHEN NEW.flow_key IS NOT NULL AND OLD.due_at IS NOT NULL AND NEW.due_at IS NULL BEGIN
+      UPDATE flow_control_configs SET pending = pending - 1
+        WHERE key = NEW.flow_key
+          AND parallelism = coalesce(json_extract(NEW.fields, '$.flowControl.parallelism'), 0)
+          AND rate = coalesce(json_extract(NEW.fields, '$.flowControl.rate'), 0)
+          AND period_ms = CASE WHEN json_extract(NEW.fields, '$.flowControl.rate') IS NULL THEN 0
+            ELSE json_extract(NEW.fields, '$.flowControl.periodSec') * 1000 END;
+      DELETE FROM flow_control_configs WHERE key = NEW.flow_key AND pending <= 0;
+      UPDATE flow_control_keys SET wake_at = 0 WHERE key = NEW.flow_key;
+    END;
   `,
 };
 

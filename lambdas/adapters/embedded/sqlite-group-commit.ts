@@ -77,8 +77,8 @@ export class SqliteGroupCommit implements MessageStore {
     return this.#store.getPendingMessage(messageId);
   }
 
-  cancelMessages(filter: MessageFilter, nowMs: number): Promise<number> {
-    return this.#store.cancelMessages(filter, nowMs);
+  cancelMessages(filter: MessageFilter, nowMs: number, limit?: number): Promise<number> {
+    return this.#store.cancelMessages(filter, nowMs, limit);
   }
 
   #enqueue<T>(dueAt: number, write: () => Promise<T>): Promise<T> {

@@ -37,8 +37,7 @@ export function messageFilterSql(filter: MessageFilter, columns: FilterColumns):
     [filter.queueName, `${h}.queue_name`],
     [filter.scheduleId, `${h}.schedule_id`],
     [filter.callerIp, `${h}.caller_ip`],
-    // No message has a flow-control key (flow control is not supported): matches none.
-    [filter.flowControlKey && [], 'NULL'],
+    [filter.flowControlKey, `${h}.flow_key`],
   ];
   for (const [values, column] of lists) {
     if (values !== undefined) conditions.push(inList(column, values));

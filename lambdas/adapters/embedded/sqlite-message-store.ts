@@ -15,6 +15,8 @@ import type {
   MessageStore,
   NewMessage,
 } from '../../ports/message-store';
+import type { FlowClaim } from './sqlite-flow-control';
+import { SqliteFlowControl } from './sqlite-flow-control';
 import { messageFilterSql, whereAll } from './sqlite-listing';
 
 /** A message taken for an attempt, with the attempt number it is on. */
@@ -50,7 +52,7 @@ export function originOf(url: string): string {
 }
 
 type MessageRow = { fields: string; body: Buffer; retried: number };
-type DueRow = { id: string; dueAt: number; origin: string };
+type DueRow = { id: string; dueAt: number; origin: string; flowKey?: string | null };
 type WindowRow = DueRow & { leaseUntil: number | null };
 type QueuePosition = { name: string; seq: number };
 type CancelRow = { id: string; url: string; leaseUntil: number | null };
@@ -61,7 +63,8 @@ type CancelRow = { id: string; url: string; leaseUntil: number | null };
  * pending while `due_at` is set, finished (delivered, failed, canceled) once `finished_at` is.
  * The row is also the message's CREATED log entry, so a publish writes that one row (and its
  * dedup claim); attempts append events. The due-time index doubles as the delivery queue; a
- * lease marks a message in flight. better-sqlite3 is synchronous, so each method is one
+ * lease marks a message in flight. A flow-controlled message waits in its key's waitlist
+ * instead, and a claim takes it only as far as its key lets (the gate, sqlite-flow-control.ts). better-sqlite3 is synchronous, so each method is one
  * transaction and never interleaves.
  */
 export class SqliteMessageStore implements MessageStore {
@@ -69,10 +72,11 @@ export class SqliteMessageStore implements MessageStore {
   readonly #insert: (messages: readonly NewMessage[], nowMs: number) => InsertResult[];
   readonly #settle: (settlement: AttemptSettlement) => AttemptSettlement;
   readonly #insertNew: (message: Message) => void;
-  readonly #cancel: (filter: MessageFilter, nowMs: number) => number;
+  readonly #cancel: (filter: MessageFilter, nowMs: number, limit: number | undefined) => number;
   readonly #release: (messageId: string, dueAt: number | undefined) => void;
   readonly #releaseAll: () => number;
   readonly #onChange: () => void;
+  readonly #flowControl: SqliteFlowControl;
 
   readonly #claim: (
     nowMs: number,
@@ -84,19 +88,26 @@ export class SqliteMessageStore implements MessageStore {
   /**
    * @param onChange called after a cancel removed waiting messages, which may let the next
    *   messages of their FIFO queues start.
+   * @param flowControl the gate flow-controlled messages are claimed through.
    */
-  constructor(db: Database.Database, onChange: () => void = () => {}) {
+  constructor(
+    db: Database.Database,
+    onChange: () => void = () => {},
+    flowControl: SqliteFlowControl = new SqliteFlowControl(db, undefined, onChange),
+  ) {
     this.#onChange = onChange;
+    this.#flowControl = flowControl;
     const statements = {
       // A new queued message takes the rowid it is about to get as its place in the queue
       // (MAX(seq) + 1 is the rowid SQLite assigns), so queue order is creation order; a callback
       // passes its source's place instead.
       insertMessage: db.prepare(
         `INSERT INTO messages (id, created_at, url, origin, host, path, topic_name, queue_name,
-           schedule_id, caller_ip, labels, fields, state, due_at, fifo_queue, fifo_seq, body)
+           schedule_id, caller_ip, labels, fields, state, due_at, fifo_queue, fifo_seq, body,
+           flow_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'CREATED', ?, ?,
            COALESCE(?, CASE WHEN ? IS NOT NULL THEN (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages) END),
-           ?)`,
+           ?, ?)`,
       ),
       queuePosition: db.prepare(
         'SELECT fifo_queue AS name, fifo_seq AS seq FROM messages WHERE id = ? AND fifo_queue IS NOT NULL',
@@ -127,22 +138,24 @@ export class SqliteMessageStore implements MessageStore {
         `INSERT INTO dlq (dlq_id, message_id, failed_at, response_status, fields, response_body)
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
+      // Flow-controlled messages wait in their key's waitlist, claimed through the gate.
       dueUnqueued: db.prepare(
         `SELECT id, due_at AS dueAt, origin FROM messages
-         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL ORDER BY due_at LIMIT ?`,
+         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL
+         ORDER BY due_at LIMIT ?`,
       ),
       // The origins to pass over come as a JSON array; origin is in the due index, so the
       // messages passed over are never read.
       dueUnqueuedExcept: db.prepare(
         `SELECT id, due_at AS dueAt, origin FROM messages
-         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL
+         WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL
            AND origin NOT IN (SELECT value FROM json_each(?))
          ORDER BY due_at LIMIT ?`,
       ),
       activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
       // The open messages at the head of a queue: those in its first `parallelism` positions.
       queueWindow: db.prepare(
-        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, origin
+        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, origin, flow_key AS flowKey
          FROM messages
          WHERE fifo_queue = @name AND due_at IS NOT NULL AND fifo_seq IN (
            SELECT DISTINCT fifo_seq FROM messages
@@ -155,7 +168,7 @@ export class SqliteMessageStore implements MessageStore {
       ),
       nextDueUnqueued: db.prepare(
         `SELECT MIN(due_at) AS dueAt FROM messages
-         WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL`,
+         WHERE due_at IS NOT NULL AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL`,
       ),
       release: db.prepare(
         `UPDATE messages SET lease_until = NULL, due_at = COALESCE(?, due_at),
@@ -203,6 +216,7 @@ export class SqliteMessageStore implements MessageStore {
         position?.seq ?? null,
         fifoQueue,
         message.body,
+        message.flowControl?.key ?? null,
       );
     };
     this.#insertNew = (message) => insertNew(message);
@@ -235,18 +249,18 @@ export class SqliteMessageStore implements MessageStore {
             ? statements.dueUnqueuedExcept.all(nowMs, JSON.stringify(capped), limit)
             : statements.dueUnqueued.all(nowMs, limit)
         ) as DueRow[];
-        const candidates = [...unqueued];
+        const flow = this.#flowControl.openClaim(nowMs, limit);
+        const candidates: DueRow[] = [...unqueued, ...flow.candidates];
         for (const row of this.#queueWindows()) {
           if (row.leaseUntil === null && row.dueAt <= nowMs) candidates.push(row);
         }
         candidates.sort((a, b) => a.dueAt - b.dueAt);
-        const { taken, skipped } = origins
-          ? takeWithinOriginLimits(candidates, limit, origins)
-          : { taken: candidates.slice(0, limit), skipped: 0 };
+        const { taken, skipped } = takeCandidates(candidates, limit, origins, flow);
         const claimed = taken.map(({ id }) => {
           const row = statements.lease.get(leaseUntil, id) as MessageRow;
           return { message: decodeMessage(row.fields, row.body), retried: row.retried };
         });
+        flow.close();
         return { claimed, passedOver: skipped > 0 || (lookPast && claimed.length < limit) };
       },
     );
@@ -287,27 +301,29 @@ export class SqliteMessageStore implements MessageStore {
       return settlement;
     });
 
-    this.#cancel = db.transaction((filter: MessageFilter, nowMs: number): number => {
-      const where = whereAll([
-        { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
-        ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', message: 'm' }),
-      ]);
-      const rows = db
-        .prepare(
-          `SELECT m.id, m.url, m.lease_until AS leaseUntil FROM messages m
-           WHERE ${where.sql}`,
-        )
-        .all(...where.params) as CancelRow[];
-      for (const row of rows) {
-        const inFlight = row.leaseUntil !== null;
-        for (const event of cancelEvents({ messageId: row.id, url: row.url }, nowMs, inFlight)) {
-          this.#appendEvent(event);
+    this.#cancel = db.transaction(
+      (filter: MessageFilter, nowMs: number, limit: number | undefined): number => {
+        const where = whereAll([
+          { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
+          ...messageFilterSql(filter, { id: 'm.id', date: 'm.created_at', message: 'm' }),
+        ]);
+        const rows = db
+          .prepare(
+            `SELECT m.id, m.url, m.lease_until AS leaseUntil FROM messages m
+             WHERE ${where.sql} ORDER BY m.created_at, m.id LIMIT ?`,
+          )
+          .all(...where.params, limit ?? -1) as CancelRow[];
+        for (const row of rows) {
+          const inFlight = row.leaseUntil !== null;
+          for (const event of cancelEvents({ messageId: row.id, url: row.url }, nowMs, inFlight)) {
+            this.#appendEvent(event);
+          }
+          if (inFlight) statements.markCancelRequested.run(nowMs, row.id);
+          else statements.finish.run('CANCELED', nowMs, row.id);
         }
-        if (inFlight) statements.markCancelRequested.run(nowMs, row.id);
-        else statements.finish.run('CANCELED', nowMs, row.id);
-      }
-      return rows.length;
-    });
+        return rows.length;
+      },
+    );
 
     // An attempt given back uncounted must not run again for a message canceled meanwhile.
     const endCanceled = (messageId: string | null): number => {
@@ -362,8 +378,8 @@ export class SqliteMessageStore implements MessageStore {
     return row && decodeMessage(row.fields, row.body);
   }
 
-  async cancelMessages(filter: MessageFilter, nowMs: number): Promise<number> {
-    const cancelled = this.#cancel(filter, nowMs);
+  async cancelMessages(filter: MessageFilter, nowMs: number, limit?: number): Promise<number> {
+    const cancelled = this.#cancel(filter, nowMs, limit);
     if (cancelled > 0) this.#onChange();
     return cancelled;
   }
@@ -399,12 +415,20 @@ export class SqliteMessageStore implements MessageStore {
     return this.#claim(nowMs, limit, leaseUntil, origins);
   }
 
-  /** The earliest due time of a message that could be claimed once due, if any. */
-  nextDueAt(): number | undefined {
+  /**
+   * The earliest time a claim at `nowMs` or later could take something: a message falling due,
+   * or a flow-control key due for a look (a rate slot frees).
+   */
+  nextDueAt(nowMs: number): number | undefined {
     const unqueued = (this.#statements.nextDueUnqueued.get() as { dueAt: number | null }).dueAt;
-    let earliest = unqueued ?? Number.POSITIVE_INFINITY;
+    let earliest = Math.min(
+      unqueued ?? Number.POSITIVE_INFINITY,
+      this.#flowControl.nextWakeAt() ?? Number.POSITIVE_INFINITY,
+    );
     for (const row of this.#queueWindows()) {
-      if (row.leaseUntil === null) earliest = Math.min(earliest, row.dueAt);
+      // A due flow-controlled head the last claim left waits for its key: the gate wakes it.
+      const waitsForItsKey = row.flowKey != null && row.dueAt <= nowMs;
+      if (row.leaseUntil === null && !waitsForItsKey) earliest = Math.min(earliest, row.dueAt);
     }
     return Number.isFinite(earliest) ? earliest : undefined;
   }
@@ -431,21 +455,25 @@ export class SqliteMessageStore implements MessageStore {
   }
 }
 
-/** Takes candidates in order, at most `limit`, none past its origin's cap. */
-function takeWithinOriginLimits(
+/**
+ * Takes candidates in order, at most `limit`: none past its origin's cap (those are counted as
+ * skipped), and a flow-controlled one only if its key lets it start now.
+ */
+function takeCandidates(
   candidates: readonly DueRow[],
   limit: number,
-  origins: OriginLimits,
+  origins: OriginLimits | undefined,
+  flow: FlowClaim,
 ): { taken: DueRow[]; skipped: number } {
-  const inFlight = new Map(origins.inFlight);
+  const inFlight = new Map(origins?.inFlight);
   const taken: DueRow[] = [];
   let skipped = 0;
   for (const row of candidates) {
     if (taken.length === limit) break;
     const count = inFlight.get(row.origin) ?? 0;
-    if (count >= origins.max) {
+    if (origins && count >= origins.max) {
       skipped += 1;
-    } else {
+    } else if (row.flowKey == null || flow.take(row.flowKey)) {
       inFlight.set(row.origin, count + 1);
       taken.push(row);
     }

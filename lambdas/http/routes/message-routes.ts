@@ -31,9 +31,9 @@ export const messageRoutes: Route<MessageRouteDeps>[] = [
   {
     method: 'DELETE',
     pattern: /^\/v2\/messages\/?$/,
-    handle: async ({ request, deps }) =>
-      jsonResponse(200, {
-        cancelled: await cancelMessages(deps, parseMessageCancelRequest(request)),
-      }),
+    handle: async ({ request, deps }) => {
+      const { filter, count } = parseMessageCancelRequest(request);
+      return jsonResponse(200, { cancelled: await cancelMessages(deps, filter, count) });
+    },
   },
 ];
