@@ -3,7 +3,12 @@ import type { FlowControlKeyRecord, FlowControlStore } from '../ports/flow-contr
 import type { CoreConfig } from './config';
 import { BadRequestError, NotFoundError } from './errors';
 import type { FlowControlSettings, RateLimit } from './flow-control-limits';
-import { countedStarts, effectiveLimits, settleCarriedValues } from './flow-control-limits';
+import {
+  countedStarts,
+  effectiveLimits,
+  isDefaultSettings,
+  settleCarriedValues,
+} from './flow-control-limits';
 
 /**
  * The flow-control management API (qstash-api.md §6.7): read keys, pause and resume them, pin
@@ -63,6 +68,19 @@ export function flowControlInfo(record: FlowControlKeyRecord, nowMs: number): Fl
     isPinnedParallelism: settings.pinnedParallelism !== undefined,
     isPinnedRate: settings.pinnedRate !== undefined,
   };
+}
+
+/**
+ * Whether nothing is left to keep about a key: no pending message, no setting of its own and no
+ * start its rate still counts. A store may forget such a key; it is created again as needed.
+ */
+export function isIdleKey(record: FlowControlKeyRecord): boolean {
+  return (
+    record.configurations.length === 0 &&
+    record.inFlight === 0 &&
+    isDefaultSettings(record.settings) &&
+    record.starts.length === 0
+  );
 }
 
 function keyNotFound(key: string): NotFoundError {

@@ -176,7 +176,16 @@ export function describeDeadLetterStoreContract(name: string, makeStores: MakeSt
     describe('filters', () => {
       beforeEach(async () => {
         await fail('1-0', T0 + 1, { url: 'https://a.example/x', labels: ['red'] }, 500);
-        await fail('2-0', T0 + 2, { url: 'https://b.example/y', topicName: 'orders' }, 0);
+        await fail(
+          '2-0',
+          T0 + 2,
+          {
+            url: 'https://b.example/y',
+            topicName: 'orders',
+            flowControl: { key: 'llm', rate: 5, periodSec: 1 },
+          },
+          0,
+        );
         await fail(
           '3-0',
           T0 + 3,
@@ -195,6 +204,7 @@ export function describeDeadLetterStoreContract(name: string, makeStores: MakeSt
         ['queueName', { queueName: ['q1'] }, ['3-0']],
         ['scheduleId', { scheduleId: ['scd_9'] }, ['3-0']],
         ['label', { label: ['red', 'blue'] }, ['3-0', '1-0']],
+        ['flowControlKey', { flowControlKey: ['other', 'llm'] }, ['2-0']],
         ['fromDate and toDate on the failure time', { fromDate: T0 + 2, toDate: T0 + 2 }, ['2-0']],
         ['host AND responseStatus', { host: ['a.example'], responseStatus: [500] }, ['1-0']],
       ])('by %s', async (_, filter, expected) => {

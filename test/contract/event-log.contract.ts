@@ -159,6 +159,7 @@ export function describeEventLogContract(name: string, makeStores: MakeStores): 
             queueName: 'q1',
             scheduleId: 'scd_1',
             labels: ['blue', 'green'],
+            flowControl: { key: 'llm', parallelism: 1 },
           }),
         );
         await stores.messages.settleAttempt(retrySettlement(a, T0 + 10));
@@ -193,6 +194,11 @@ export function describeEventLogContract(name: string, makeStores: MakeStores): 
         ['scheduleId', { scheduleId: ['scd_1'], states: ['CREATED'] }, ['msg_b:CREATED']],
         ['label', { label: ['green'], states: ['ACTIVE'] }, ['msg_b:ACTIVE']],
         ['callerIp', { callerIp: ['10.0.0.1'], states: ['CREATED'] }, ['msg_a:CREATED']],
+        [
+          'flowControlKey',
+          { flowControlKey: ['llm', 'other'] },
+          ['msg_b:CREATED', 'msg_b:ACTIVE', 'msg_b:DELIVERED'],
+        ],
         [
           'fromDate and toDate on the event time',
           { fromDate: T0 + 10, toDate: T0 + 19 },

@@ -157,6 +157,7 @@ export function describeMessageCancelContract(name: string, makeStores: MakeStor
               scheduleId: 'scd_1',
               labels: [],
               createdAt: T0 + 200,
+              flowControl: { key: 'llm', parallelism: 2 },
             },
           );
         });
@@ -183,10 +184,18 @@ export function describeMessageCancelContract(name: string, makeStores: MakeStor
           ['toDate (inclusive)', { toDate: T0 + 100 }, ['msg_1', 'msg_2']],
           ['topicName AND label', { topicName: ['orders'], label: ['green'] }, ['msg_2']],
           ['host AND fromDate', { host: ['a.example'], fromDate: T0 + 1 }, ['msg_3']],
-          ['a flow-control key (no message has one)', { flowControlKey: ['k'] }, []],
+          ['flowControlKey, any of', { flowControlKey: ['llm', 'other'] }, ['msg_3']],
+          ['flowControlKey AND host', { flowControlKey: ['llm'], host: ['b.example:8443'] }, []],
           ['a filter with no values', { topicName: [] }, []],
         ])('by %s', async (_, filter, expected) => {
           expect(await cancelledBy(filter)).toEqual(expected);
+        });
+
+        it('cancels at most `limit`, the earliest created first', async () => {
+          expect(await messages.cancelMessages({ topicName: ['orders'] }, NOW, 1)).toBe(1);
+          expect(await pendingIds(ALL)).toEqual(['msg_2', 'msg_3']);
+          expect(await messages.cancelMessages({}, NOW, 5)).toBe(2);
+          expect(await pendingIds(ALL)).toEqual([]);
         });
       });
     });

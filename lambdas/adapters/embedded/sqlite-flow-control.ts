@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { isIdleKey } from '../../core/flow-control-keys';
 import type {
   Admission,
   FlowControlSettings,
@@ -6,12 +7,7 @@ import type {
   PendingConfiguration,
   RateStart,
 } from '../../core/flow-control-limits';
-import {
-  admit,
-  effectiveLimits,
-  isDefaultSettings,
-  settleCarriedValues,
-} from '../../core/flow-control-limits';
+import { admit, effectiveLimits, settleCarriedValues } from '../../core/flow-control-limits';
 import type {
   FlowControlChange,
   FlowControlKeyRecord,
@@ -93,6 +89,9 @@ export class SqliteFlowControl implements FlowControlStore {
          FROM flow_control_configs WHERE key = ?`,
       ),
       starts: db.prepare('SELECT at, count FROM flow_control_starts WHERE key = ? ORDER BY at'),
+      liveStarts: db.prepare(
+        'SELECT at, count FROM flow_control_starts WHERE key = ? AND at > ? ORDER BY at',
+      ),
       waiting: db.prepare(
         `SELECT COUNT(*) AS n FROM messages
          WHERE flow_key = ? AND due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL`,
@@ -140,7 +139,7 @@ export class SqliteFlowControl implements FlowControlStore {
     this.#change = db.transaction(
       (key: string, change: (record: FlowControlKeyRecord) => FlowControlChange, nowMs: number) => {
         statements.createKey.run(key);
-        const { settings, resetRate } = change(this.#record(key, nowMs)!);
+        const { settings, resetRate } = change(this.#read(key, nowMs)!);
         statements.setSettings.run(JSON.stringify(settings), key);
         if (resetRate) statements.clearStarts.run(key);
       },
@@ -252,12 +251,8 @@ export class SqliteFlowControl implements FlowControlStore {
       nowMs,
     );
     const counted = starts.filter((start) => start.at > nowMs - state.ratePeriodMs);
-    if (
-      state.configurations.length === 0 &&
-      inFlight === 0 &&
-      isDefaultSettings(state.settings) &&
-      counted.length === 0
-    ) {
+    const idle = isIdleKey({ ...state, inFlight, starts: counted, waiting: 0 });
+    if (idle) {
       statements.deleteKey.run(state.key);
       statements.clearStarts.run(state.key);
       return;
@@ -285,7 +280,16 @@ export class SqliteFlowControl implements FlowControlStore {
     );
   }
 
+  /**
+   * The key as the port shows it; undefined once nothing about it is left (no pending message,
+   * setting or counted start), whether or not the gate has removed its row yet.
+   */
   #record(key: string, nowMs: number): FlowControlKeyRecord | undefined {
+    const record = this.#read(key, nowMs);
+    return record && !isIdleKey(record) ? record : undefined;
+  }
+
+  #read(key: string, nowMs: number): FlowControlKeyRecord | undefined {
     const row = this.#statements.key.get(key) as KeyRow | undefined;
     if (!row) return undefined;
     return {
@@ -294,7 +298,7 @@ export class SqliteFlowControl implements FlowControlStore {
       inFlight: row.inFlight,
       waiting: (this.#statements.waiting.get(key, nowMs) as { n: number }).n,
       configurations: (this.#statements.configs.all(key) as ConfigRow[]).map(toConfiguration),
-      starts: this.#statements.starts.all(key) as RateStart[],
+      starts: this.#statements.liveStarts.all(key, nowMs - row.ratePeriodMs) as RateStart[],
     };
   }
 }

@@ -1,0 +1,4 @@
+import { describeFlowControlStoreContract } from './flow-control-store.contract';
+import { makeSqliteStores } from './sqlite-stores';
+
+describeFlowControlStoreContract('SqliteFlowControl', makeSqliteStores);
