@@ -53,16 +53,18 @@ export type UnpinRequest = { readonly parallelism: boolean; readonly rate: boole
 export function flowControlInfo(record: FlowControlKeyRecord, nowMs: number): FlowControlInfo {
   const settings = settleCarriedValues(record.settings, record.configurations);
   const limits = effectiveLimits(settings, record.configurations);
-  const counted = limits.rate ? countedStarts(record.starts, limits.rate, nowMs) : [];
+  // With nothing pending, the rate its recent starts were counted against.
+  const rate = limits.rate ?? (record.configurations.length === 0 ? record.lastRate : undefined);
+  const counted = rate ? countedStarts(record.starts, rate, nowMs) : [];
   const oldest = counted.reduce((earliest, start) => Math.min(earliest, start.at), nowMs);
   return {
     flowControlKey: record.key,
     waitListSize: record.waiting,
     parallelismMax: limits.parallelism ?? 0,
     parallelismCount: record.inFlight,
-    rateMax: limits.rate?.max ?? 0,
+    rateMax: rate?.max ?? 0,
     rateCount: counted.reduce((sum, start) => sum + start.count, 0),
-    ratePeriod: limits.rate ? limits.rate.periodMs / SECOND_MS : 0,
+    ratePeriod: rate ? rate.periodMs / SECOND_MS : 0,
     ratePeriodStart: Math.floor(oldest / SECOND_MS),
     isPaused: settings.paused === true,
     isPinnedParallelism: settings.pinnedParallelism !== undefined,

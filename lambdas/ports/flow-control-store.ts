@@ -1,6 +1,7 @@
 import type {
   FlowControlSettings,
   PendingConfiguration,
+  RateLimit,
   RateStart,
 } from '../core/flow-control-limits';
 
@@ -19,6 +20,8 @@ export type FlowControlKeyRecord = {
   readonly configurations: readonly PendingConfiguration[];
   /** The starts its rate may still count, oldest first. */
   readonly starts: readonly RateStart[];
+  /** The rate last in force, which the starts were counted against. */
+  readonly lastRate?: RateLimit;
 };
 
 /** A settings change decided by the core from the key as it is. */

@@ -1,22 +1,7 @@
 import { Client } from '@upstash/qstash';
 import type { TestServer } from '../helpers/embedded-server';
 import { DEV_TOKEN, eventually, startTestServer, stopTestServer } from '../helpers/embedded-server';
-import { TestReceiver } from '../helpers/receiver';
-
-/** Tracks how many requests a receiver is answering at once. */
-function concurrencyProbe(replyDelayMs: number) {
-  let current = 0;
-  const probe = { max: 0 };
-  const responder = () => {
-    current += 1;
-    probe.max = Math.max(probe.max, current);
-    setTimeout(() => {
-      current -= 1;
-    }, replyDelayMs);
-    return { status: 200, delayMs: replyDelayMs };
-  };
-  return { probe, responder };
-}
+import { concurrencyProbe, TestReceiver } from '../helpers/receiver';
 
 describe('FIFO queues with the official SDK', () => {
   let server: TestServer;

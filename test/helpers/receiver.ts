@@ -105,3 +105,30 @@ export class TestReceiver {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/**
+ * A responder that answers after `replyDelayMs` and tracks how many requests it is answering at
+ * once (`probe.max`): the count drops just before each answer is sent, so it never exceeds what
+ * the sender has in flight.
+ */
+export function concurrencyProbe(replyDelayMs: number): {
+  probe: { max: number; readonly current: number };
+  responder: Responder;
+} {
+  let current = 0;
+  const probe = {
+    max: 0,
+    get current() {
+      return current;
+    },
+  };
+  const responder: Responder = () => {
+    current += 1;
+    probe.max = Math.max(probe.max, current);
+    setTimeout(() => {
+      current -= 1;
+    }, replyDelayMs);
+    return { status: 200, delayMs: replyDelayMs };
+  };
+  return { probe, responder };
+}

@@ -1,3 +1,4 @@
+import { redactedValue } from '../../lambdas/core/redaction';
 import { deadLetterView, logEntryView, messageView } from '../../lambdas/http/message-views';
 import { makeMessage, T0 } from '../helpers/messages';
 
@@ -71,6 +72,64 @@ describe('http/message-views', () => {
         expect(view).not.toHaveProperty(field);
       }
       expect(JSON.stringify(view)).not.toContain('null');
+    });
+  });
+
+  describe('flow control and redaction', () => {
+    const secret = makeMessage({
+      messageId: 'msg_s',
+      header: { Authorization: ['Bearer s3cret'], 'X-Trace': ['t1'] },
+      body: encoder.encode('{"card":"4242"}'),
+      callback: {
+        url: 'https://example.com/cb',
+        method: 'POST',
+        header: { Authorization: ['cb'] },
+      },
+      flowControl: { key: 'llm', parallelism: 2, rate: 10, periodSec: 60 },
+      redaction: { body: true, headers: ['Authorization'] },
+    });
+
+    it('echoes the flow control the message was published with, period in seconds', () => {
+      expect(messageView(secret)).toMatchObject({
+        flowControlKey: 'llm',
+        parallelism: 2,
+        rate: 10,
+        period: 60,
+      });
+      expect(messageView(makeMessage())).not.toHaveProperty('flowControlKey');
+    });
+
+    it('shows redacted fields hashed in messages, dead letters and logs', () => {
+      const hidden = {
+        header: { Authorization: [redactedValue('Bearer s3cret')], 'X-Trace': ['t1'] },
+        callbackHeader: { Authorization: [redactedValue('cb')] },
+        body: redactedValue('{"card":"4242"}'),
+      };
+      const deadLetter = {
+        dlqId: '1-0',
+        messageId: 'msg_s',
+        failedAt: T0,
+        responseStatus: 500,
+        responseHeader: {},
+        responseBody: new Uint8Array(),
+      };
+
+      expect(messageView(secret)).toMatchObject(hidden);
+      expect(deadLetterView({ message: secret, deadLetter })).toMatchObject(hidden);
+      const log = logEntryView({
+        event: { time: T0, messageId: 'msg_s', state: 'CREATED', url: secret.url },
+        message: secret,
+      });
+      expect(log).toMatchObject({
+        header: hidden.header,
+        callbackHeaders: hidden.callbackHeader,
+        body: Buffer.from(hidden.body).toString('base64'),
+        flowControlKey: 'llm',
+      });
+      for (const view of [messageView(secret), log]) {
+        expect(JSON.stringify(view)).not.toContain('s3cret');
+        expect(JSON.stringify(view)).not.toContain('4242');
+      }
     });
   });
 

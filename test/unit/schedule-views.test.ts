@@ -1,5 +1,6 @@
 import type { CoreConfig } from '../../lambdas/core/config';
 import { DEFAULT_CORE_CONFIG } from '../../lambdas/core/config';
+import { redactedValue } from '../../lambdas/core/redaction';
 import { scheduleView } from '../../lambdas/http/schedule-views';
 import type { Schedule } from '../../lambdas/ports/schedule-store';
 import { T0 } from '../helpers/messages';
@@ -96,6 +97,30 @@ describe('Function: scheduleView', () => {
 
     expect(view.body).toBeUndefined();
     expect(view.bodyBase64).toBe('/wA=');
+  });
+
+  it('echoes flow control, and shows redacted fields hashed', () => {
+    const view = scheduleView(
+      schedule({
+        headers: {
+          'upstash-forward-authorization': 'Bearer s3cret',
+          'upstash-flow-control-key': 'llm',
+          'upstash-flow-control-value': 'rate=5, period=1d',
+          'upstash-redact-fields': 'body, header[Authorization]',
+        },
+        body: new TextEncoder().encode('private'),
+      }),
+      CONFIG,
+    );
+
+    expect(view).toMatchObject({
+      flowControlKey: 'llm',
+      rate: 5,
+      period: 86_400,
+      header: { Authorization: [redactedValue('Bearer s3cret')] },
+      body: redactedValue('private'),
+    });
+    expect(JSON.stringify(view)).not.toMatch(/s3cret|private/);
   });
 
   it('says why in error, instead of failing, when a limit was lowered after creation', () => {

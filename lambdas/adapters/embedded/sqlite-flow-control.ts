@@ -5,6 +5,7 @@ import type {
   FlowControlSettings,
   KeyLimits,
   PendingConfiguration,
+  RateLimit,
   RateStart,
 } from '../../core/flow-control-limits';
 import { admit, effectiveLimits, settleCarriedValues } from '../../core/flow-control-limits';
@@ -22,7 +23,7 @@ export type FlowCandidate = {
   readonly flowKey: string;
 };
 
-type KeyRow = { settings: string; inFlight: number; ratePeriodMs: number };
+type KeyRow = { settings: string; inFlight: number; rateMax: number; ratePeriodMs: number };
 type ConfigRow = {
   parallelism: number;
   rate: number;
@@ -39,7 +40,8 @@ type KeyInClaim = {
   readonly inFlight: number;
   readonly starts: RateStart[];
   readonly configurations: readonly PendingConfiguration[];
-  readonly ratePeriodMs: number;
+  /** The rate in force, or the last one while its starts still count. */
+  readonly lastRate?: RateLimit;
   allowed: number;
   taken: number;
   /** Waitlisted candidates the claim was offered, and the most it asked for. */
@@ -80,7 +82,8 @@ export class SqliteFlowControl implements FlowControlStore {
     this.#onChange = onChange;
     const statements = {
       key: db.prepare(
-        `SELECT settings, in_flight AS inFlight, rate_period_ms AS ratePeriodMs
+        `SELECT settings, in_flight AS inFlight, rate_max AS rateMax,
+           rate_period_ms AS ratePeriodMs
          FROM flow_control_keys WHERE key = ?`,
       ),
       configs: db.prepare(
@@ -125,7 +128,7 @@ export class SqliteFlowControl implements FlowControlStore {
       ),
       setWake: db.prepare(
         `UPDATE flow_control_keys SET wake_at = ?, waits_for_global = ?, settings = ?,
-           rate_period_ms = ? WHERE key = ?`,
+           rate_max = ?, rate_period_ms = ? WHERE key = ?`,
       ),
       deleteKey: db.prepare('DELETE FROM flow_control_keys WHERE key = ?'),
       addStart: db.prepare(
@@ -221,7 +224,7 @@ export class SqliteFlowControl implements FlowControlStore {
       inFlight: row.inFlight,
       starts,
       configurations,
-      ratePeriodMs: limits.rate?.periodMs ?? row.ratePeriodMs,
+      ...((limits.rate ?? storedRate(row)) && { lastRate: limits.rate ?? storedRate(row) }),
       allowed: admission.allowed,
       taken: 0,
       found: 0,
@@ -250,7 +253,8 @@ export class SqliteFlowControl implements FlowControlStore {
       { settings: state.settings, limits: state.limits, inFlight, starts, globalAvailable },
       nowMs,
     );
-    const counted = starts.filter((start) => start.at > nowMs - state.ratePeriodMs);
+    const periodMs = state.lastRate?.periodMs ?? 0;
+    const counted = starts.filter((start) => start.at > nowMs - periodMs);
     const idle = isIdleKey({ ...state, inFlight, starts: counted, waiting: 0 });
     if (idle) {
       statements.deleteKey.run(state.key);
@@ -266,7 +270,7 @@ export class SqliteFlowControl implements FlowControlStore {
         : ((statements.nextDue.get(state.key) as { dueAt: number | null }).dueAt ?? null);
       if (wakeAt === null && state.configurations.length === 0 && counted.length > 0) {
         // Nothing pending: look once more when the last counted start expires, to clean up.
-        wakeAt = Math.max(...counted.map((start) => start.at)) + state.ratePeriodMs;
+        wakeAt = Math.max(...counted.map((start) => start.at)) + periodMs;
       }
     } else {
       wakeAt = after.blockedBy === 'rate' ? (after.rateFreesAt ?? null) : null;
@@ -275,7 +279,8 @@ export class SqliteFlowControl implements FlowControlStore {
       wakeAt,
       after.blockedBy === 'global' ? 1 : 0,
       JSON.stringify(state.settings),
-      state.ratePeriodMs,
+      state.lastRate?.max ?? 0,
+      periodMs,
       state.key,
     );
   }
@@ -299,6 +304,7 @@ export class SqliteFlowControl implements FlowControlStore {
       waiting: (this.#statements.waiting.get(key, nowMs) as { n: number }).n,
       configurations: (this.#statements.configs.all(key) as ConfigRow[]).map(toConfiguration),
       starts: this.#statements.liveStarts.all(key, nowMs - row.ratePeriodMs) as RateStart[],
+      ...(storedRate(row) && { lastRate: storedRate(row) }),
     };
   }
 }
@@ -349,6 +355,10 @@ export class FlowClaim {
     }
     return this.#keys.get(key);
   }
+}
+
+function storedRate(row: KeyRow): RateLimit | undefined {
+  return row.rateMax > 0 ? { max: row.rateMax, periodMs: row.ratePeriodMs } : undefined;
 }
 
 function toConfiguration(row: ConfigRow): PendingConfiguration {
