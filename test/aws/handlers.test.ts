@@ -181,6 +181,23 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
     });
   });
 
+  it('refuses flow control with a 501 until the AWS runtime enforces it, storing nothing', async () => {
+    const published = await api('POST', `/v2/publish/${receiver.url}/limited`, {
+      headers: {
+        'upstash-flow-control-key': 'llm',
+        'upstash-flow-control-value': 'parallelism=1',
+      },
+    });
+    const key = await api('GET', '/v2/flowControl/llm');
+
+    expect(published).toMatchObject({
+      status: 501,
+      json: { error: expect.stringContaining('flow control is not available') },
+    });
+    expect(key.status).toBe(501);
+    expect(sentEntries()).toEqual([]);
+  });
+
   it('dead-letters a message on its last failure and queues its failure callback', async () => {
     receiver.respondWith(() => ({ status: 500, body: 'down' }));
     const { json } = await api('POST', `/v2/publish/${receiver.url}/down`, {

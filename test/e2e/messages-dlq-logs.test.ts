@@ -158,6 +158,27 @@ describe('messages, DLQ and logs with the official SDK', () => {
       }
     });
 
+    it('cancels at most count messages, the earliest first, with OR within each filter', async () => {
+      const receiver = await startReceiver();
+      const [red, blue] = [uniqueLabel(), uniqueLabel()];
+      const publish = (path: string, label: string) =>
+        client.publish({ url: `${receiver.url}/${path}`, body: path, delay: 3600, label });
+      const first = await publish('1', red);
+      const second = await publish('2', blue);
+      const third = await publish('3', red);
+
+      expect(await client.messages.cancel({ filter: { label: [red, blue] }, count: 1 })).toEqual({
+        cancelled: 1,
+      });
+      await expect(client.messages.get(first.messageId)).rejects.toThrow(/not found/);
+      expect((await client.messages.get(second.messageId)).messageId).toBe(second.messageId);
+
+      expect(await client.messages.cancel({ filter: { label: [red, blue] } })).toEqual({
+        cancelled: 2,
+      });
+      await expect(client.messages.get(third.messageId)).rejects.toThrow(/not found/);
+    });
+
     it('cancels every pending message with { all: true }', async () => {
       const receiver = await startReceiver();
       const first = await client.publish({ url: `${receiver.url}/1`, body: '1', delay: 3600 });
