@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { LogEvent } from '../core/message';
 import type { MessageStory, MessageSummary } from '../core/message-overview';
+import { redactBody } from '../core/redaction';
 import type { Json } from './message-views';
 import { defined, messageView } from './message-views';
 
@@ -70,7 +71,7 @@ export function messageStoryView(story: MessageStory): Json {
     request: message && {
       ...request,
       callbackFor: message.callbackFor,
-      body: excerptOf(message.body, BODY_EXCERPT_BYTES),
+      body: excerptOf(redactBody(message.body, message.redaction), BODY_EXCERPT_BYTES),
     },
     state: story.events[story.events.length - 1]?.state,
     inFlight: story.inFlight,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { eventually, useSdkSuite } from '../helpers/embedded-server';
+import { DEV_TOKEN, eventually, useSdkSuite } from '../helpers/embedded-server';
 import { publishRaw } from '../helpers/raw-api';
 import { callbackBody } from '../helpers/signed-delivery';
 
@@ -44,6 +44,14 @@ describe('field redaction with the official SDK', () => {
       body: Buffer.from(hashed(BODY)).toString('base64'),
     });
     expectHidden(logs);
+    // The console's story of the message hides them too.
+    const story = await fetch(`${suite.server.url}/v2/console/messages/${messageId}`, {
+      headers: { Authorization: `Bearer ${DEV_TOKEN}` },
+    });
+    expect(story.status).toBe(200);
+    const shown = (await story.json()) as { request: { body: { excerpt: string } } };
+    expect(shown.request.body.excerpt).toBe(hashed(BODY));
+    expectHidden(shown);
     await client.messages.cancel(messageId);
   });
 
