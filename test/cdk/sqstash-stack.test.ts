@@ -185,6 +185,7 @@ describe('SqstashStack: functions', () => {
       AWS_ENV.maxBodyBytes,
       AWS_ENV.backoffCoefficient,
       AWS_ENV.workflowInlineStepsBytes,
+      AWS_ENV.flowControlGlobalParallelism,
     ];
     const expectedNames = [
       ...Object.values(AWS_ENV).filter((name) => !leftUnset.includes(name)),
