@@ -7,6 +7,7 @@ import { ASSUMPTIONS, PRICES } from './cost/model';
 import { dollars, fixed, integer, kb, ratio, table } from './lib/markdown';
 import type { E2eResult, PublishResult } from './load/protocol';
 import type { ThroughputResults } from './throughput';
+import { FLOW_CONTROL_PARALLELISM } from './throughput';
 
 /** 1 MB, as test/cdk/bundles.test.ts counts it. */
 const MB = 1_000_000;
@@ -212,6 +213,11 @@ export function renderMarkdown(results: BenchResults): string {
           e2e.sqstashBurst,
           e2e.relayBurst,
         ),
+        e2eRow(
+          `sqstash, burst under one flow-control key (parallelism ${FLOW_CONTROL_PARALLELISM})`,
+          e2e.sqstashBurstFlowControlled,
+          e2e.relayBurst,
+        ),
         ...(throughput.bullmq.available
           ? [
               e2eRow('BullMQ + Redis, unpaced', throughput.bullmq.closed, e2e.relay),
@@ -239,6 +245,11 @@ export function renderMarkdown(results: BenchResults): string {
           e2e.sqstashBurst,
           throughput.bullmq.available ? throughput.bullmq.burst : undefined,
         ] as const,
+        [
+          'sqstash, under one flow-control key',
+          e2e.sqstashBurstFlowControlled,
+          throughput.bullmq.available ? throughput.bullmq.burst : undefined,
+        ] as const,
         ...(throughput.bullmq.available
           ? [['BullMQ + Redis', throughput.bullmq.burst, throughput.bullmq.burst] as const]
           : []),
@@ -252,7 +263,7 @@ export function renderMarkdown(results: BenchResults): string {
       ]),
     ),
     "BullMQ: bench/baselines/bullmq.ts, one Node process (an HTTP handler doing `queue.add`, a Worker of concurrency 64 POSTing each job to the sink; completed jobs removed, failed ones kept) on Debian's redis-server started by the bench with `appendonly yes`, `appendfsync everysec`. Publish req/s: answered publishes per second from the first sent to the last answered, while delivery runs in the same process.",
-    `Unpaced: ${BENCH.connections} producers each publish and wait for their message to reach the sink before the next (${BENCH.connections} messages in flight, no backlog), ${BENCH.e2e.durationMs / 1000} s measured. Paced: open loop at ${BENCH.paced.rate}/s for ${BENCH.paced.durationMs / 1000} s, latency from each message's scheduled send time. Burst: ${integer(BENCH.burst.messages)} messages published as fast as the ${BENCH.connections} connections take them, without waiting for delivery, then drained; delivered/s from the first publish to the last arrival (its latency is mostly time spent in the backlog). The relay answers once the sink has answered. The target is judged on the unpaced row.`,
+    `Unpaced: ${BENCH.connections} producers each publish and wait for their message to reach the sink before the next (${BENCH.connections} messages in flight, no backlog), ${BENCH.e2e.durationMs / 1000} s measured. Paced: open loop at ${BENCH.paced.rate}/s for ${BENCH.paced.durationMs / 1000} s, latency from each message's scheduled send time. Burst: ${integer(BENCH.burst.messages)} messages published as fast as the ${BENCH.connections} connections take them, without waiting for delivery, then drained; delivered/s from the first publish to the last arrival (its latency is mostly time spent in the backlog). Under one flow-control key the burst waits in the key's waitlist and goes through the gate; its parallelism equals the delivery concurrency, so the row shows what the gate costs, not a limit. The relay answers once the sink has answered. The target is judged on the unpaced row.`,
     '## Delivery client candidates (the relay baseline, unpaced)',
     table(
       ['Relay HTTP client', 'relayed/s', 'p50 ms', 'p99 ms', 'vs node:http'],

@@ -12,6 +12,15 @@ import { RELAY_CLIENTS } from './load/protocol';
 // path is measured alone (the end-to-end runs measure it together with delivery).
 const UNUSED_DESTINATION = 'http://127.0.0.1:9/never';
 const DEFERRED = { 'upstash-delay': '1d' };
+/**
+ * Every message of a burst under one flow-control key whose parallelism equals the default
+ * delivery concurrency: the limit never binds, so the run measures what the gate costs.
+ */
+export const FLOW_CONTROL_PARALLELISM = 64;
+const ONE_KEY = {
+  'upstash-flow-control-key': 'bench',
+  'upstash-flow-control-value': `parallelism=${FLOW_CONTROL_PARALLELISM}`,
+};
 
 export type ThroughputResults = {
   readonly publish: {
@@ -27,6 +36,8 @@ export type ThroughputResults = {
     readonly sqstashPaced: E2eResult;
     readonly relayBurst: BurstResult;
     readonly sqstashBurst: BurstResult;
+    /** The burst with every message under one flow-control key. */
+    readonly sqstashBurstFlowControlled: BurstResult;
   };
   /** BullMQ 6 on Redis (bench/baselines/bullmq.ts), under the same three end-to-end loads. */
   readonly bullmq:
@@ -66,10 +77,11 @@ export function closedRun(
   });
 }
 
-export function burstRun(target: string): Promise<BurstResult> {
+export function burstRun(target: string, headers?: Record<string, string>): Promise<BurstResult> {
   return runLoad<BurstResult>({
     kind: 'e2e-burst',
     target,
+    headers,
     connections: BENCH.connections,
     messages: BENCH.burst.messages,
     drainTimeoutMs: BENCH.drainTimeoutMs,
@@ -116,13 +128,14 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
       await burstRun(server.url),
     ],
   );
-  log('end-to-end: sqstash, unpaced, 500/s and a burst');
-  const [sqstashUnpaced, sqstashPaced, sqstashBurst] = await withServer(
+  log('end-to-end: sqstash, unpaced, 500/s, a burst, and a burst under one flow-control key');
+  const [sqstashUnpaced, sqstashPaced, sqstashBurst, sqstashBurstFlowControlled] = await withServer(
     () => startSqstash(),
     async (server) => [
       await closedRun(server.url),
       await pacedRun(server.url),
       await burstRun(server.url),
+      await burstRun(server.url, ONE_KEY),
     ],
   );
 
@@ -145,6 +158,7 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
       sqstashPaced,
       relayBurst,
       sqstashBurst,
+      sqstashBurstFlowControlled,
     },
     bullmq,
     relayClients,

@@ -195,9 +195,8 @@ async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<B
     while (nextSeq < job.messages) {
       const seq = nextSeq++;
       sentAt[seq] = performance.now();
-      acked[seq] = (await publish(client, path, { ...BASE_HEADERS, [SEQ_HEADER]: String(seq) }))
-        ? 1
-        : 0;
+      const headers = { ...BASE_HEADERS, ...job.headers, [SEQ_HEADER]: String(seq) };
+      acked[seq] = (await publish(client, path, headers)) ? 1 : 0;
     }
   };
   await Promise.all(Array.from({ length: job.connections }, producer));

@@ -32,6 +32,8 @@ export type LoadJob =
       readonly target: string;
       readonly connections: number;
       readonly messages: number;
+      /** Extra publish headers (e.g. a flow-control key). */
+      readonly headers?: Readonly<Record<string, string>>;
       readonly drainTimeoutMs: number;
     }
   | {

@@ -294,6 +294,83 @@ describe('header grammar (property-based)', () => {
     });
   });
 
+  describe('Upstash-Flow-Control-Value and Upstash-Redact-Fields', () => {
+    it('reads every well-formed value exactly, however it is spaced and cased', () => {
+      const field = fc.oneof(
+        fc.tuple(fc.constant('parallelism'), fc.integer({ min: 1, max: 100_000 })),
+        fc.tuple(fc.constant('rate'), fc.integer({ min: 1, max: 1_000_000 })),
+        fc.tuple(fc.constant('period'), fc.integer({ min: 1, max: 604_800 })),
+      );
+      fc.assert(
+        fc.property(
+          fc.uniqueArray(field, { minLength: 1, maxLength: 3, selector: ([name]) => name }),
+          fc.constantFrom(',', ', ', ' , '),
+          fc.boolean(),
+          (fields, separator, upper) => {
+            const text = fields
+              .map(
+                ([name, value]) =>
+                  `${upper ? name.toUpperCase() : name}=${value}${name === 'period' ? 's' : ''}`,
+              )
+              .join(separator);
+            const values = Object.fromEntries(fields) as Record<string, number>;
+            const parse = () =>
+              parsePublishOptions(
+                { 'upstash-flow-control-key': 'k', 'upstash-flow-control-value': text },
+                config,
+              ).flowControl;
+            if (values.parallelism === undefined && values.rate === undefined) {
+              expect(parse).toThrow(BadRequestError);
+              return;
+            }
+            expect(parse()).toEqual({
+              key: 'k',
+              ...(values.parallelism !== undefined && { parallelism: values.parallelism }),
+              ...(values.rate !== undefined && { rate: values.rate }),
+              ...((values.rate !== undefined || values.period !== undefined) && {
+                periodSec: values.period ?? 1,
+              }),
+            });
+          },
+        ),
+        RUNS,
+      );
+    });
+
+    it('accepts only limits in range and redaction fields it knows, else a 400', () => {
+      fc.assert(
+        fc.property(
+          grammarish([...'parelismtod=0123456789, ']),
+          grammarish([...'bodyheaders[]Auth, ']),
+          (value, fields) => {
+            const options = attempt(
+              () =>
+                parsePublishOptions(
+                  {
+                    'upstash-flow-control-key': 'k',
+                    'upstash-flow-control-value': value,
+                    'upstash-redact-fields': fields,
+                  },
+                  config,
+                ),
+              BadRequestError,
+            );
+            if (!options) return;
+            const { parallelism, rate, periodSec } = options.flowControl!;
+            expect(parallelism === undefined || (parallelism >= 1 && parallelism <= 100_000)).toBe(
+              true,
+            );
+            expect(rate === undefined || (rate >= 1 && rate <= 1_000_000)).toBe(true);
+            expect(periodSec === undefined || (periodSec >= 1 && periodSec <= 604_800)).toBe(true);
+            for (const name of options.redaction?.headers ?? [])
+              expect(() => validateHeaderName(name)).not.toThrow();
+          },
+        ),
+        RUNS,
+      );
+    });
+  });
+
   describe('Upstash-Cron', () => {
     const field = fc.oneof(
       fc.constantFrom(
@@ -445,12 +522,14 @@ describe('header grammar (property-based)', () => {
       'upstash-forward-x',
       'upstash-cron',
       'upstash-flow-control-key',
+      'upstash-flow-control-value',
+      'upstash-redact-fields',
       'content-type',
       'x-custom',
     );
     fc.assert(
       fc.property(
-        fc.dictionary(name, grammarish([...'0123456789sdm retid()*,:/.htpTRUE'], 30)),
+        fc.dictionary(name, grammarish([...'0123456789sdm retid()*,:/.htpTRUE=[]'], 30)),
         (headers) => {
           attempt(() => parsePublishOptions(headers, config), BadRequestError);
         },
