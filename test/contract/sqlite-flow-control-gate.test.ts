@@ -1,12 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import {
-  DATABASE_FILE,
-  MIGRATIONS,
-  openDatabase,
-} from '../../lambdas/adapters/embedded/sqlite-database';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
 import { SqliteFlowControl } from '../../lambdas/adapters/embedded/sqlite-flow-control';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
 import { DEFAULT_CORE_CONFIG } from '../../lambdas/core/config';
@@ -19,7 +15,6 @@ import {
   unpinFlowControl,
 } from '../../lambdas/core/flow-control-keys';
 import type { Message } from '../../lambdas/core/message';
-import { encodeMessageFields } from '../../lambdas/core/message-codec';
 import { fixedClock, makeMessage, T0 } from '../helpers/messages';
 import { deliveredSettlement } from '../helpers/settlements';
 
@@ -229,33 +224,5 @@ describe('SqliteFlowControl: the gate in the claim path', () => {
     expect(claim(T0)).toEqual([]);
     expect(store.nextDueAt(T0)).toBe(T0 + 5_000);
     expect(claim(T0 + 5_000)).toEqual(['msg_0']);
-  });
-});
-
-describe('SQLite schema upgrade to flow control', () => {
-  it('keeps every pending message of a version-1 database claimable', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-upgrade-'));
-    try {
-      const old = new Database(join(dataDir, DATABASE_FILE));
-      old.exec(MIGRATIONS[1]!);
-      old.pragma('user_version = 1');
-      const message = makeMessage({ messageId: 'msg_old', notBefore: T0 });
-      old
-        .prepare(
-          `INSERT INTO messages (id, fields, body, state, retried, due_at, created_at)
-           VALUES (?, ?, ?, 'CREATED', 0, ?, ?)`,
-        )
-        .run(message.messageId, encodeMessageFields(message), message.body, T0, T0);
-      old.close();
-
-      const db = openDatabase(dataDir, 'NORMAL');
-      const store = new SqliteMessageStore(db);
-      expect(store.claimDue(T0, 10, T0 + LEASE_MS).map((c) => c.message.messageId)).toEqual([
-        'msg_old',
-      ]);
-      db.close();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
   });
 });

@@ -9,7 +9,8 @@ import {
 } from '../../lambdas/adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../../lambdas/adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../../lambdas/adapters/embedded/sqlite-event-log';
-import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { SqliteFlowControl } from '../../lambdas/adapters/embedded/sqlite-flow-control';
+import { originOf, SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
 import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
 import { SqliteWorkflowRunStore } from '../../lambdas/adapters/embedded/sqlite-workflow-run-store';
 import type { Message } from '../../lambdas/core/message';
@@ -19,6 +20,31 @@ import { makeMessage, T0 } from '../helpers/messages';
 import { comparable } from '../helpers/settlements';
 
 const LEASE_MS = 60_000;
+
+/** The pending messages every upgrade starts with: waiting, in flight, and two in one FIFO queue. */
+const PENDING = {
+  pending: makeMessage({ messageId: 'msg_pending', notBefore: T0 + 10, labels: ['a'] }),
+  inFlight: makeMessage({ messageId: 'msg_in_flight', notBefore: T0 + 1 }),
+  queued1: makeMessage({ messageId: 'msg_q1', queueName: 'q1', notBefore: T0 + 2 }),
+  queued2: makeMessage({ messageId: 'msg_q2', queueName: 'q1', notBefore: T0 + 3 }),
+};
+
+/**
+ * Every pending message kept as it was; once the restart frees the lease, the in-flight one, the
+ * queue's head only (parallelism 1) and the unqueued one are claimed, by due time.
+ */
+async function expectPendingKept(db: Database.Database): Promise<void> {
+  const store = new SqliteMessageStore(db);
+  for (const message of [PENDING.pending, PENDING.queued1, PENDING.queued2]) {
+    expect(comparable(await store.getPendingMessage(message.messageId))).toEqual(
+      comparable(message),
+    );
+  }
+  expect(store.releaseAll()).toBe(1);
+  expect(
+    store.claimDue(T0 + 100, 10, T0 + 100 + LEASE_MS).map((claim) => claim.message.messageId),
+  ).toEqual(['msg_in_flight', 'msg_q1', 'msg_pending']);
+}
 
 /**
  * A schema-1 database as the first sqstash left it: the message rows (pending, in flight,
@@ -127,10 +153,7 @@ describe('openDatabase: upgrading a schema-1 database', () => {
   let dataDir: string;
   let db: Database.Database;
   const messages = {
-    pending: makeMessage({ messageId: 'msg_pending', notBefore: T0 + 10, labels: ['a'] }),
-    inFlight: makeMessage({ messageId: 'msg_in_flight', notBefore: T0 + 1 }),
-    queued1: makeMessage({ messageId: 'msg_q1', queueName: 'q1', notBefore: T0 + 2 }),
-    queued2: makeMessage({ messageId: 'msg_q2', queueName: 'q1', notBefore: T0 + 3 }),
+    ...PENDING,
     failed: makeMessage({ messageId: 'msg_failed', maxRetries: 3 }),
     delivered: makeMessage({ messageId: 'msg_delivered', url: 'https://example.com/done' }),
     canceled: makeMessage({ messageId: 'msg_canceled' }),
@@ -156,23 +179,13 @@ describe('openDatabase: upgrading a schema-1 database', () => {
     ).items.map((record) => record.event.state);
 
   it('is at the current schema, with incremental auto-vacuum and the workflow tables', async () => {
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(Object.keys(MIGRATIONS).length);
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
     expect(await new SqliteWorkflowRunStore(db).getRun('wfr_none')).toBeUndefined();
   });
 
   it('keeps every pending message, and delivers them in order after the restart frees the lease', async () => {
-    const store = new SqliteMessageStore(db);
-    for (const message of [messages.pending, messages.queued1, messages.queued2]) {
-      expect(comparable(await store.getPendingMessage(message.messageId))).toEqual(
-        comparable(message),
-      );
-    }
-    expect(store.releaseAll()).toBe(1);
-    // The queue's head only (parallelism 1), and the unqueued ones by due time.
-    expect(
-      store.claimDue(T0 + 100, 10, T0 + 100 + LEASE_MS).map((claim) => claim.message.messageId),
-    ).toEqual(['msg_in_flight', 'msg_q1', 'msg_pending']);
+    await expectPendingKept(db);
   });
 
   it('keeps the log of every message, finished ones included, with their configuration', async () => {
@@ -225,6 +238,121 @@ describe('openDatabase: upgrading a schema-1 database', () => {
     expect(await states('msg_delivered')).toEqual([]);
     expect(await states('msg_failed')).toEqual([]);
     expect(await states('msg_pending')).toEqual(['CREATED']);
+    expect(await new SqliteMessageStore(db).getPendingMessage('msg_q2')).toBeDefined();
+  });
+});
+
+/**
+ * A schema-3 database as the release before flow control left it (migrations 1 to 3, the
+ * one-row `messages` table): a pending, an in-flight, two queued and a delivered message.
+ */
+function writeVersion3(path: string, messages: Record<string, Message>): void {
+  const db = new Database(path);
+  db.function('sqstash_origin', { deterministic: true }, (url) => originOf(String(url)));
+  for (const version of [1, 2, 3]) db.exec(MIGRATIONS[version]!);
+  db.pragma('user_version = 3');
+  const row = db.prepare(
+    `INSERT INTO messages (id, created_at, url, origin, host, path, queue_name, labels, fields,
+       state, due_at, lease_until, fifo_queue, fifo_seq, finished_at, body)
+     VALUES (@id, @createdAt, @url, @origin, @host, @path, @queue, @labels, @fields, @state,
+       @dueAt, @leaseUntil, @queue, @fifoSeq, @finishedAt, @body)`,
+  );
+  const event = db.prepare(
+    'INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)',
+  );
+  const insert = (message: Message, state: string, extra: Record<string, number | null> = {}) => {
+    const { host, path } = destinationHostAndPath(message.url);
+    row.run({
+      id: message.messageId,
+      createdAt: message.createdAt,
+      url: message.url,
+      origin: originOf(message.url),
+      host,
+      path,
+      queue: message.queueName ?? null,
+      labels: JSON.stringify(message.labels),
+      fields: encodeMessageFields(message),
+      state,
+      dueAt: message.notBefore,
+      leaseUntil: null,
+      fifoSeq: null,
+      finishedAt: null,
+      body: message.body,
+      ...extra,
+    });
+  };
+  const { pending, inFlight, queued1, queued2, delivered } = messages;
+  insert(pending!, 'CREATED');
+  insert(inFlight!, 'ACTIVE', { leaseUntil: T0 + LEASE_MS });
+  insert(queued1!, 'CREATED', { fifoSeq: 3 });
+  insert(queued2!, 'CREATED', { fifoSeq: 4 });
+  db.prepare(
+    `INSERT INTO queues (name, parallelism, paused, created_at, updated_at) VALUES ('q1', 1, 0, ?, ?)`,
+  ).run(T0, T0);
+  insert(delivered!, 'DELIVERED', { dueAt: null, finishedAt: T0 + 8 });
+  event.run(T0 + 8, delivered!.messageId, 'DELIVERED', JSON.stringify({ responseStatus: 200 }));
+  db.close();
+}
+
+describe('openDatabase: upgrading a schema-3 database to flow control', () => {
+  let dataDir: string;
+  let db: Database.Database;
+  const messages = {
+    ...PENDING,
+    delivered: makeMessage({ messageId: 'msg_delivered', url: 'https://example.com/done' }),
+  };
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sqstash-migration-'));
+    writeVersion3(join(dataDir, DATABASE_FILE), messages);
+    db = openDatabase(dataDir, 'NORMAL');
+  });
+  afterAll(() => {
+    db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is at the current schema, with no flow-control key (no message of before has one)', async () => {
+    expect(db.pragma('user_version', { simple: true })).toBe(Object.keys(MIGRATIONS).length);
+    expect(await new SqliteFlowControl(db, undefined, () => {}).listKeys(undefined, T0)).toEqual(
+      [],
+    );
+  });
+
+  it('keeps every pending message, and delivers them in order after the restart frees the lease', async () => {
+    await expectPendingKept(db);
+  });
+
+  it('keeps the log of the delivered message', async () => {
+    const page = await new SqliteEventLog(db).listEvents({
+      filter: { messageIds: ['msg_delivered'] },
+      order: 'earliestFirst',
+      count: 10,
+    });
+    expect(page.items.map((record) => record.event.state)).toEqual(['CREATED', 'DELIVERED']);
+  });
+
+  it('holds a message published after the upgrade with a flow-control key to its key', async () => {
+    const flowControl = new SqliteFlowControl(db, undefined, () => {});
+    const store = new SqliteMessageStore(db, () => {}, flowControl);
+    for (const messageId of ['msg_fc1', 'msg_fc2']) {
+      await store.insertMessage(
+        makeMessage({ messageId, flowControl: { key: 'k', parallelism: 1 }, notBefore: T0 + 200 }),
+        undefined,
+        T0 + 200,
+      );
+    }
+
+    expect(
+      store.claimDue(T0 + 200, 10, T0 + 200 + LEASE_MS).map((claim) => claim.message.messageId),
+    ).toEqual(['msg_fc1']);
+    expect(await flowControl.getKey('k', T0 + 200)).toMatchObject({ inFlight: 1, waiting: 1 });
+  });
+
+  it('lets retention sweep the finished message it brought over, and no pending one', async () => {
+    const swept = new SqliteRetention(db).sweepBatch(T0 + 1_000, T0 + 1_000);
+
+    expect(swept).toMatchObject({ messages: 1 });
     expect(await new SqliteMessageStore(db).getPendingMessage('msg_q2')).toBeDefined();
   });
 });
