@@ -17,8 +17,13 @@ const GLOBAL_PARALLELISM = 50;
  * closer than their starts by the first one's latency. Starts are checked exactly in the log.
  */
 const ARRIVAL_JITTER_MS = 200;
-/** The server stamps a start within the claim's synchronous turn; a GC pause may fall in it. */
-const START_STAMP_SLACK_MS = 50;
+/**
+ * An attempt's ACTIVE entry is stamped as the attempt starts, just after the claim the gate
+ * counted it in; on a loaded machine the process may be descheduled in between (61 ms seen with
+ * seven test runs on two cores). Still far below what a limiter that lets a burst through at a
+ * window's edge would show: six starts within milliseconds.
+ */
+const START_STAMP_SLACK_MS = 200;
 
 /** Asserts that no `max + 1` of the times (sorted) fall within `windowMs` of each other. */
 function expectAtMostPerWindow(times: readonly number[], max: number, windowMs: number): void {
