@@ -55,7 +55,15 @@ export class RetentionSweeper {
   async #sweep(): Promise<void> {
     const { sweepBatch, clock, logger, retentionMs } = this.#options;
     const now = clock.now();
-    const totals = { messages: 0, deadLetters: 0, dedupKeys: 0, freedPages: 0, batches: 0 };
+    const totals = {
+      messages: 0,
+      deadLetters: 0,
+      dedupKeys: 0,
+      flowControlKeys: 0,
+      flowControlStarts: 0,
+      freedPages: 0,
+      batches: 0,
+    };
     let longestBatchMs = 0;
     try {
       for (let more = true; more && !this.#stopped; ) {
@@ -63,6 +71,8 @@ export class RetentionSweeper {
         totals.messages += batch.messages;
         totals.deadLetters += batch.deadLetters;
         totals.dedupKeys += batch.dedupKeys;
+        totals.flowControlKeys += batch.flowControlKeys;
+        totals.flowControlStarts += batch.flowControlStarts;
         totals.freedPages += batch.freedPages;
         totals.batches += 1;
         longestBatchMs = Math.max(longestBatchMs, batch.durationMs);
@@ -76,7 +86,8 @@ export class RetentionSweeper {
       });
       return;
     }
-    if (totals.messages + totals.deadLetters + totals.dedupKeys + totals.freedPages > 0) {
+    const { batches: _batches, ...removed } = totals;
+    if (Object.values(removed).some((count) => count > 0)) {
       logger.info('retention sweep', {
         ...totals,
         longestBatchMs: Math.round(longestBatchMs * 10) / 10,

@@ -1,11 +1,22 @@
 import type { SqliteRetention as Retention } from '../../lambdas/adapters/embedded/sqlite-retention';
 import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
-import { makeMessage, T0 } from '../helpers/messages';
+import { DEFAULT_CORE_CONFIG } from '../../lambdas/core/config';
+import type { FlowControl } from '../../lambdas/core/flow-control';
+import type { FlowControlDeps } from '../../lambdas/core/flow-control-keys';
+import {
+  getFlowControlKey,
+  listFlowControlKeys,
+  pinFlowControl,
+  setFlowControlPaused,
+  unpinFlowControl,
+} from '../../lambdas/core/flow-control-keys';
+import { fixedClock, makeMessage, T0 } from '../helpers/messages';
 import { deadLetterOf, deliveredSettlement, failedSettlement } from '../helpers/settlements';
 import { makeSqliteStores } from './sqlite-stores';
 
 const LEASE_MS = 60_000;
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 describe('SqliteRetention', () => {
   let stores: Awaited<ReturnType<typeof makeSqliteStores>>;
@@ -129,5 +140,82 @@ describe('SqliteRetention', () => {
     expect(pages()).toBeLessThan(before / 2);
     const free = stores.db.pragma('freelist_count', { simple: true }) as number;
     expect(free).toBeLessThanOrEqual(Math.ceil(pages() / 4));
+  });
+
+  describe('flow control', () => {
+    const clock = fixedClock(T0);
+    const deps = (): FlowControlDeps => ({
+      flowControl: stores.flowControl,
+      clock,
+      config: DEFAULT_CORE_CONFIG,
+    });
+    const publish = (messageId: string, flowControl: FlowControl, notBefore = T0) =>
+      stores.messages.insertMessage(
+        makeMessage({ messageId, flowControl, notBefore, createdAt: T0 }),
+        undefined,
+        T0,
+      );
+    const claim = (nowMs: number) =>
+      stores.messages
+        .claimDue(nowMs, 100, nowMs + LEASE_MS)
+        .map((claimed) => claimed.message.messageId);
+    const keyNames = async () =>
+      (await listFlowControlKeys(deps(), undefined)).map((key) => key.flowControlKey);
+    beforeEach(() => clock.set(T0));
+
+    it('removes attempt starts older than the longest rate period, and keeps those a rate may count', async () => {
+      const weekly = { key: 'weekly', rate: 10, periodSec: 7 * 24 * 3_600 };
+      await publish('msg_1', weekly);
+      await publish('msg_2', weekly, T0 + 2 * DAY_MS);
+      // Keeps the key pending throughout.
+      await publish('msg_3', weekly, T0 + 30 * DAY_MS);
+      expect(claim(T0)).toEqual(['msg_1']);
+      expect(claim(T0 + 2 * DAY_MS)).toEqual(['msg_2']);
+
+      clock.set(T0 + 8 * DAY_MS);
+      const swept = retention.sweepBatch(T0 + 8 * DAY_MS - HOUR_MS, T0 + 8 * DAY_MS);
+
+      expect(swept).toMatchObject({ flowControlStarts: 1, flowControlKeys: 0, messages: 0 });
+      expect(await getFlowControlKey(deps(), 'weekly')).toMatchObject({
+        rateCount: 1,
+        waitListSize: 0,
+      });
+    });
+
+    it('forgets a key idle since before the cutoff that nothing holds, and keeps a paused or pinned one', async () => {
+      // A value carried over from an unpin is all that is left of this key once its message is delivered.
+      await publish('msg_1', { key: 'carried', parallelism: 2 });
+      // After the message's creation: the carried value is not replaced by what it carries.
+      clock.set(T0 + 1);
+      await pinFlowControl(deps(), 'carried', { parallelism: 5 });
+      await unpinFlowControl(deps(), 'carried', { parallelism: true, rate: false });
+      const delivered = await stores.messages.getMessage('msg_1');
+      expect(claim(T0)).toEqual(['msg_1']);
+      await stores.messages.settleAttempt(deliveredSettlement(delivered!, T0 + 1));
+      // The worker's next claim looks at the key once more (a settlement wakes it).
+      expect(claim(T0 + 2)).toEqual([]);
+      await setFlowControlPaused(deps(), 'paused', true);
+      await pinFlowControl(deps(), 'pinned', { rate: 3 });
+      expect(await keyNames()).toEqual(['carried', 'paused', 'pinned']);
+
+      expect(retention.sweepBatch(T0, T0 + DAY_MS).flowControlKeys).toBe(0);
+      expect(retention.sweepBatch(T0 + 10, T0 + DAY_MS).flowControlKeys).toBe(1);
+      expect(await keyNames()).toEqual(['paused', 'pinned']);
+    });
+
+    it('never forgets a key with a pending message, however old, nor removes its messages', async () => {
+      await publish('msg_1', { key: 'k', parallelism: 1 });
+      await publish('msg_2', { key: 'k', parallelism: 1 });
+      expect(claim(T0)).toEqual(['msg_1']);
+
+      const later = T0 + 1_000 * DAY_MS;
+      clock.set(later);
+      expect(retention.sweepBatch(later, later)).toMatchObject({ flowControlKeys: 0, messages: 0 });
+      expect(await getFlowControlKey(deps(), 'k')).toMatchObject({
+        waitListSize: 1,
+        parallelismCount: 1,
+      });
+      expect(await stores.messages.getPendingMessage('msg_2')).toBeDefined();
+    });
   });
 });

@@ -321,7 +321,9 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
     -- the triggers below. wake_at: when the gate must look at the key again (NULL: only when an
     -- event, such as a settlement or a resume, sets it). rate_max, rate_period_ms: the rate last
     -- in force (0: none), which its starts are counted against while nothing is pending.
-    -- waits_for_global: the global parallelism held it back; any settlement wakes it.
+    -- waits_for_global: the global parallelism held it back; any settlement wakes it. active_at:
+    -- when a message of it was last created or looked at by the gate, or its settings changed;
+    -- retention forgets a key idle for longer than the retention period (sqlite-retention.ts).
     CREATE TABLE flow_control_keys (
       key              TEXT PRIMARY KEY,
       settings         TEXT NOT NULL DEFAULT '{}',
@@ -329,12 +331,14 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
       wake_at          INTEGER,
       rate_max         INTEGER NOT NULL DEFAULT 0,
       rate_period_ms   INTEGER NOT NULL DEFAULT 0,
-      waits_for_global INTEGER NOT NULL DEFAULT 0
+      waits_for_global INTEGER NOT NULL DEFAULT 0,
+      active_at        INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX flow_control_wake ON flow_control_keys (wake_at) WHERE wake_at IS NOT NULL;
     CREATE INDEX flow_control_global ON flow_control_keys (waits_for_global)
       WHERE waits_for_global = 1;
     CREATE INDEX flow_control_busy ON flow_control_keys (in_flight) WHERE in_flight > 0;
+    CREATE INDEX flow_control_active ON flow_control_keys (active_at);
 
     -- The configurations a key's pending messages carry (0: not set), counted by the triggers.
     CREATE TABLE flow_control_configs (
@@ -354,6 +358,8 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
       count INTEGER NOT NULL,
       PRIMARY KEY (key, at)
     ) WITHOUT ROWID;
+    -- Retention removes the starts older than any rate period.
+    CREATE INDEX flow_control_starts_at ON flow_control_starts (at);
 
     -- The triggers keep the counts exact in the same transaction as every change to a message,
     -- whichever statement makes it (insert, claim, settlement, release, cancel, a queue's
@@ -361,8 +367,8 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
     -- retention deletes only finished rows.
     CREATE TRIGGER flow_message_inserted AFTER INSERT ON messages
     WHEN NEW.flow_key IS NOT NULL BEGIN
-      INSERT INTO flow_control_keys (key, wake_at) VALUES (NEW.flow_key, 0)
-        ON CONFLICT (key) DO UPDATE SET wake_at = 0;
+      INSERT INTO flow_control_keys (key, wake_at, active_at) VALUES (NEW.flow_key, 0, NEW.created_at)
+        ON CONFLICT (key) DO UPDATE SET wake_at = 0, active_at = max(active_at, excluded.active_at);
       INSERT INTO flow_control_configs (key, parallelism, rate, period_ms, pending, newest_created_at)
         VALUES (
           NEW.flow_key,

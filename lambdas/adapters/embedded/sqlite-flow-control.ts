@@ -124,11 +124,11 @@ export class SqliteFlowControl implements FlowControlStore {
       ),
       createKey: db.prepare('INSERT OR IGNORE INTO flow_control_keys (key) VALUES (?)'),
       setSettings: db.prepare(
-        'UPDATE flow_control_keys SET settings = ?, wake_at = 0 WHERE key = ?',
+        'UPDATE flow_control_keys SET settings = ?, wake_at = 0, active_at = ? WHERE key = ?',
       ),
       setWake: db.prepare(
         `UPDATE flow_control_keys SET wake_at = ?, waits_for_global = ?, settings = ?,
-           rate_max = ?, rate_period_ms = ? WHERE key = ?`,
+           rate_max = ?, rate_period_ms = ?, active_at = ? WHERE key = ?`,
       ),
       deleteKey: db.prepare('DELETE FROM flow_control_keys WHERE key = ?'),
       addStart: db.prepare(
@@ -143,7 +143,7 @@ export class SqliteFlowControl implements FlowControlStore {
       (key: string, change: (record: FlowControlKeyRecord) => FlowControlChange, nowMs: number) => {
         statements.createKey.run(key);
         const { settings, resetRate } = change(this.#read(key, nowMs)!);
-        statements.setSettings.run(JSON.stringify(settings), key);
+        statements.setSettings.run(JSON.stringify(settings), nowMs, key);
         if (resetRate) statements.clearStarts.run(key);
       },
     );
@@ -281,6 +281,7 @@ export class SqliteFlowControl implements FlowControlStore {
       JSON.stringify(state.settings),
       state.lastRate?.max ?? 0,
       periodMs,
+      nowMs,
       state.key,
     );
   }

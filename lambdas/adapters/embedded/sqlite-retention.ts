@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
+import { MAX_RATE_PERIOD_SEC } from '../../core/flow-control';
 
 /** What one sweep batch removed, and whether more is left for the next batch. */
 export type SweepBatch = {
@@ -8,6 +9,9 @@ export type SweepBatch = {
   readonly deadLetters: number;
   /** Expired dedup claims of publishes and of schedule creations. */
   readonly dedupKeys: number;
+  /** Flow-control keys idle past the cutoff, and attempt starts no rate can count any more. */
+  readonly flowControlKeys: number;
+  readonly flowControlStarts: number;
   /** Free pages handed back to the file system. */
   readonly freedPages: number;
   /** True when the batch stopped at its budget with work left. */
@@ -29,12 +33,18 @@ const BATCH_ROWS = 500;
 const KEPT_FREE_SHARE = 0.25;
 /** Pages handed back per batch (1 MiB of 4 KiB pages). */
 const VACUUM_STEP_PAGES = 256;
+const LONGEST_RATE_PERIOD_MS = MAX_RATE_PERIOD_SEC * 1_000;
 
 /**
  * Retention for the embedded store: removes what is older than the retention period in small
  * batches. Finished messages (delivered, failed, canceled) go with their events once they
  * finished before the cutoff; dead letters by when they failed; dedup claims once expired.
- * Pending messages are never touched: only rows with `finished_at` set are read. Free pages
+ * Pending messages are never touched: only rows with `finished_at` set are read. Of flow
+ * control, the attempt starts older than the longest rate period (which no rate counts), and
+ * the keys idle since before the cutoff with nothing left that matters: no pending message
+ * (a key with one is never forgotten, however old), none in flight, no start its rate still
+ * counts, no pause or pin (an operator's, kept until undone). What such a key still holds, a
+ * value carried over from an unpin, gives way to the next message's anyway. Free pages
  * are reused by later writes, and those beyond a reserve are handed back with SQLite's
  * incremental vacuum.
  */
@@ -61,6 +71,26 @@ export class SqliteRetention {
       expiredScheduleDedup: db.prepare(
         `DELETE FROM schedule_dedup_keys WHERE rowid IN (
            SELECT rowid FROM schedule_dedup_keys WHERE expires_at <= ? LIMIT ${BATCH_ROWS})`,
+      ),
+      // The settings are the core's FlowControlSettings as JSON (sqlite-flow-control.ts).
+      idleFlowControlKeys: db.prepare(
+        `DELETE FROM flow_control_keys WHERE key IN (
+           SELECT k.key FROM flow_control_keys k
+           WHERE k.active_at < @cutoff AND k.in_flight = 0
+             AND json_extract(k.settings, '$.paused') IS NULL
+             AND json_extract(k.settings, '$.pinnedParallelism') IS NULL
+             AND json_extract(k.settings, '$.pinnedRate') IS NULL
+             AND NOT EXISTS (SELECT 1 FROM flow_control_configs c WHERE c.key = k.key)
+             AND NOT EXISTS (
+               SELECT 1 FROM flow_control_starts s
+               WHERE s.key = k.key AND s.at > @now - k.rate_period_ms)
+           LIMIT ${BATCH_ROWS})
+         RETURNING key`,
+      ),
+      deleteFlowControlStarts: db.prepare('DELETE FROM flow_control_starts WHERE key = ?'),
+      oldFlowControlStarts: db.prepare(
+        `DELETE FROM flow_control_starts WHERE (key, at) IN (
+           SELECT key, at FROM flow_control_starts WHERE at <= ? LIMIT ${BATCH_ROWS})`,
       ),
     };
     this.#batch = db.transaction((cutoffMs: number, nowMs: number) => {
@@ -92,9 +122,34 @@ export class SqliteRetention {
           statements.expiredDedup.run(nowMs).changes +
           statements.expiredScheduleDedup.run(nowMs).changes;
       }
+      let flowControlKeys = 0;
+      let flowControlStarts = 0;
+      if (!more) {
+        const keys = statements.idleFlowControlKeys.all({ cutoff: cutoffMs, now: nowMs }) as {
+          key: string;
+        }[];
+        for (const { key } of keys) statements.deleteFlowControlStarts.run(key);
+        flowControlKeys = keys.length;
+        flowControlStarts = statements.oldFlowControlStarts.run(
+          nowMs - LONGEST_RATE_PERIOD_MS,
+        ).changes;
+      }
       // A full page of rows means there may be more behind it.
-      more ||= messages === BATCH_ROWS || deadLetters === BATCH_ROWS || dedupKeys >= BATCH_ROWS;
-      return { messages, deadLetters, dedupKeys, freedPages: 0, more };
+      more ||=
+        messages === BATCH_ROWS ||
+        deadLetters === BATCH_ROWS ||
+        dedupKeys >= BATCH_ROWS ||
+        flowControlKeys === BATCH_ROWS ||
+        flowControlStarts === BATCH_ROWS;
+      return {
+        messages,
+        deadLetters,
+        dedupKeys,
+        flowControlKeys,
+        flowControlStarts,
+        freedPages: 0,
+        more,
+      };
     });
   }
 
