@@ -24,12 +24,22 @@ type FlowControlKey = {
   isPaused?: boolean;
 };
 
-/** Flow-control keys, or undefined when this server does not serve flow control (404). */
-async function loadFlowControl(): Promise<FlowControlKey[] | undefined> {
+/**
+ * Statuses of a server that does not serve flow control: 404 from one that predates it, 501 from
+ * a runtime that does not enforce it.
+ */
+const NOT_SERVED = new Set([404, 501]);
+
+/** Flow-control keys, or the status that said this server does not serve flow control. */
+async function loadFlowControl(): Promise<
+  { keys: FlowControlKey[] } | { notServed: number; reason: string }
+> {
   try {
-    return await api<FlowControlKey[]>('/v2/flowControl');
+    return { keys: await api<FlowControlKey[]>('/v2/flowControl') };
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return undefined;
+    if (error instanceof ApiError && NOT_SERVED.has(error.status)) {
+      return { notServed: error.status, reason: error.message };
+    }
     throw error;
   }
 }
@@ -65,6 +75,8 @@ function ParallelismEditor({
 export function QueuesView() {
   const queues = useLoad(() => api<Queue[]>('/v2/queues'), []);
   const flow = useLoad(loadFlowControl, []);
+  const keys = flow.data && 'keys' in flow.data ? flow.data.keys : undefined;
+  const notServed = flow.data && 'notServed' in flow.data ? flow.data : undefined;
   const queueActions = useActions(queues.reload);
   const flowActions = useActions(flow.reload);
   const queuePath = (name: string, action: string) =>
@@ -136,19 +148,20 @@ export function QueuesView() {
       <ErrorNotice error={flow.error} />
       <ErrorNotice error={flowActions.error} />
       <StatusLine text={flowActions.status} />
-      {flow.data === undefined && !flow.loading && !flow.error && (
+      {notServed && (
         <Empty>
-          This server does not serve flow control yet (GET /v2/flowControl answered 404).
+          This server does not serve flow control (GET /v2/flowControl answered{' '}
+          {notServed.notServed}: {notServed.reason}).
         </Empty>
       )}
-      {flow.data && flow.data.length === 0 && (
+      {keys && keys.length === 0 && (
         <Empty>No flow-control keys: messages published with one create it.</Empty>
       )}
-      {flow.data && flow.data.length > 0 && (
+      {keys && keys.length > 0 && (
         <table aria-labelledby="flow-title">
           <ColumnHeads names={['Key', 'Waiting', 'Parallelism', 'Rate', 'State', 'Actions']} />
           <tbody>
-            {flow.data.map((key) => (
+            {keys.map((key) => (
               <tr key={key.flowControlKey}>
                 <td class="mono">{key.flowControlKey}</td>
                 <td class="mono">{key.waitListSize ?? 0}</td>

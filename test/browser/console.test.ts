@@ -227,6 +227,64 @@ describe('the console, in Chromium', () => {
     ).toEqual(['/job/1', '/job/2', '/job/3']);
   });
 
+  it('lists flow-control keys with their waitlist and limits, and pauses and resumes one', async () => {
+    const receiver = await suite.startReceiver();
+    const key = `limited-${Date.now()}`;
+    const other = `held-${Date.now()}`;
+    // Paused first, so the messages wait in the key's waitlist while the page shows them.
+    await suite.client.flowControl.pause(key);
+    for (let n = 0; n < 3; n += 1) {
+      await suite.client.publishJSON({
+        url: `${receiver.url}/limited/${n}`,
+        body: { n },
+        flowControl: { key, parallelism: 2, rate: 10, period: '1m' },
+      });
+    }
+    // A key with no message is listed while something is set on it.
+    await suite.client.flowControl.pause(other);
+    await signIn();
+    await open('/queues');
+
+    const entry = await row(key);
+    await entry.getByText('paused').waitFor();
+    expect(await entry.getByRole('cell').allTextContents()).toEqual([
+      key,
+      '3',
+      '0 / 2',
+      '0 / 10 per 60 s',
+      'paused',
+      'Resume',
+    ]);
+    expect(await (await row(other)).getByRole('cell').allTextContents()).toEqual([
+      other,
+      '0',
+      '0 / ∞',
+      '0 / ∞',
+      'paused',
+      'Resume',
+    ]);
+
+    await page.getByRole('button', { name: `Resume flow-control key ${key}` }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Resumed ${key}.` })
+      .waitFor();
+    await receiver.waitForRequests(3);
+    expect((await suite.client.flowControl.get(key)).isPaused).toBe(false);
+    expect((await suite.client.flowControl.get(other)).isPaused).toBe(true);
+    // Delivered: none waits, and the rate counts the three starts of this minute.
+    await entry.getByRole('cell', { name: '3 / 10 per 60 s' }).waitFor();
+    expect(await entry.getByRole('cell').nth(1).textContent()).toBe('0');
+
+    await page.getByRole('button', { name: `Pause flow-control key ${key}` }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Paused ${key}.` })
+      .waitFor();
+    await entry.getByText('paused').waitFor();
+    expect((await suite.client.flowControl.get(key)).isPaused).toBe(true);
+  });
+
   it('creates a schedule, pauses and resumes it, and deletes it', async () => {
     const scheduleId = `nightly-${Date.now()}`;
     await signIn();
