@@ -87,6 +87,28 @@ describe('field redaction with the official SDK', () => {
     const callbackLogs = await client.logs({ filter: { url: `${callbacks.url}/failed` } });
     expect(callbackLogs.logs.length).toBeGreaterThan(0);
     expectHidden(callbackLogs.logs);
+    // So do the console's views: the failed message's story, its failure callback's (whose body
+    // carries the source's), and the list of messages.
+    const consoleView = async (path: string) => {
+      const answer = await fetch(`${suite.server.url}/v2/console/${path}`, {
+        headers: { Authorization: `Bearer ${DEV_TOKEN}` },
+      });
+      expect(answer.status).toBe(200);
+      return answer.json() as Promise<Record<string, unknown>>;
+    };
+    const story = (await consoleView(`messages/${messageId}`)) as {
+      request: { header: Record<string, string[]> };
+      callbacks: { messageId: string }[];
+    };
+    expect(story.request.header).toMatchObject({ Authorization: [hashed(SECRET)] });
+    expect(story.callbacks).toHaveLength(1);
+    expectHidden(story);
+    const callbackStory = await consoleView(`messages/${story.callbacks[0]!.messageId}`);
+    expect(callbackStory).toMatchObject({
+      request: { body: { excerpt: expect.stringMatching(/^REDACTED:[0-9a-f]{64}$/) } },
+    });
+    expectHidden(callbackStory);
+    expectHidden(await consoleView('messages?count=100'));
 
     fail = false;
     await client.dlq.retry(entry.dlqId);
