@@ -158,6 +158,46 @@ describe('GET /metrics: Prometheus text that follows the traffic', () => {
   });
 });
 
+describe('GET /metrics with flow control', () => {
+  const suite = useSdkSuite();
+
+  it('gauges flow-controlled messages: pending while they wait in their key, in flight once started', async () => {
+    const { server, client } = suite;
+    const key = `metrics-${Date.now()}`;
+    // The first attempt to arrive hangs, holding the key's one slot.
+    const receiver = await suite.startReceiver((_request, index) =>
+      index === 0 ? { status: 200, delayMs: HANG_MS } : { status: 200 },
+    );
+    for (let n = 0; n < 3; n += 1) {
+      await client.publish({
+        url: `${receiver.url}/fc/${n}`,
+        body: String(n),
+        flowControl: { key, parallelism: 1 },
+      });
+    }
+    // The other two wait in the key's waitlist.
+    await eventually(async () => {
+      const scraped = await metrics(server.url);
+      expect(scraped.value('sqstash_messages_pending')).toBe(3);
+      expect(scraped.value('sqstash_messages_in_flight')).toBe(1);
+      expect(await client.flowControl.get(key)).toMatchObject({
+        waitListSize: 2,
+        parallelismCount: 1,
+      });
+    });
+    expect((await client.flowControl.getGlobalParallelism()).parallelismCount).toBe(1);
+
+    // A pinned parallelism of 3 lets the two waiting ones start; they are delivered at once.
+    await client.flowControl.pin(key, { parallelism: 3 });
+    await receiver.waitForRequests(3);
+    await eventually(async () => {
+      const scraped = await metrics(server.url);
+      expect(scraped.value('sqstash_messages_pending')).toBe(1);
+      expect(scraped.value('sqstash_messages_in_flight')).toBe(1);
+    });
+  });
+});
+
 describe('GET /metrics across a restart', () => {
   let server: TestServer | undefined;
 
