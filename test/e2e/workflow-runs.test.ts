@@ -125,6 +125,31 @@ describe('Upstash Workflow runs on the embedded server', () => {
     expect(none).toEqual([]);
   });
 
+  it("runs every step of a run under the trigger's flow-control key", async () => {
+    const key = `workflow-${Date.now()}`;
+    const app = await suite.startApp({
+      '/limited': {
+        route: async (context) => {
+          await context.run('first', () => 1);
+          await context.run('second', () => 2);
+        },
+      },
+    });
+
+    const { workflowRunId } = await suite.client.trigger({
+      url: `${app.url}/limited`,
+      flowControl: { key, parallelism: 1 },
+    });
+    await suite.waitForRun(workflowRunId, 'RUN_SUCCESS');
+    const qstash = new QStashClient({ baseUrl: suite.server.url, token: DEV_TOKEN });
+    const { logs } = await qstash.logs({ filter: { flowControlKey: key, state: 'DELIVERED' } });
+
+    // The trigger and each step's message: every delivery of the run.
+    expect(logs).toHaveLength(app.requests.length);
+    expect(app.requests.length).toBeGreaterThanOrEqual(3);
+    for (const log of logs) expect(log).toMatchObject({ flowControlKey: key, parallelism: 1 });
+  });
+
   it('sleeps for and until the time asked, to the second', async () => {
     const times: Record<string, number> = {};
     const app = await suite.startApp({
