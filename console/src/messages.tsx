@@ -45,6 +45,7 @@ const FILTERS = [
   'label',
   'queueName',
   'scheduleId',
+  'flowControlKey',
   'from',
   'to',
   'order',
@@ -77,7 +78,7 @@ export function submitFilters(path: string, names: readonly string[]) {
 
 type Bind = ReturnType<typeof useDraft>['bind'];
 
-/** The filters messages and dead letters share: destination, label, queue, schedule. */
+/** The filters messages and dead letters share: destination, label, queue, schedule, flow-control key. */
 export function MessageFilterFields({ bind }: { bind: Bind }) {
   return (
     <>
@@ -92,6 +93,9 @@ export function MessageFilterFields({ bind }: { bind: Bind }) {
       </Field>
       <Field label="Schedule">
         <input {...bind('scheduleId')} type="search" />
+      </Field>
+      <Field label="Flow-control key">
+        <input {...bind('flowControlKey')} type="search" />
       </Field>
     </>
   );
@@ -186,6 +190,7 @@ export function MessagesView({ route }: { route: Route }) {
           label: filters.label,
           queueName: filters.queueName,
           scheduleId: filters.scheduleId,
+          flowControlKey: filters.flowControlKey,
           fromDate: parseLocalTime(filters.from),
           toDate: parseLocalTime(filters.to),
           order: filters.order,

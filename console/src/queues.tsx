@@ -163,7 +163,11 @@ export function QueuesView() {
           <tbody>
             {keys.map((key) => (
               <tr key={key.flowControlKey}>
-                <td class="mono">{key.flowControlKey}</td>
+                <td class="mono">
+                  <a href={href('/messages', { flowControlKey: key.flowControlKey })}>
+                    {key.flowControlKey}
+                  </a>
+                </td>
                 <td class="mono">{key.waitListSize ?? 0}</td>
                 <td class="mono">
                   {key.parallelismCount ?? 0} / {key.parallelismMax || '∞'}

@@ -264,6 +264,15 @@ describe('the console, in Chromium', () => {
       'Resume',
     ]);
 
+    // The key links to its messages.
+    await entry.getByRole('link', { name: key }).click();
+    await page.getByRole('heading', { name: 'Messages' }).waitFor();
+    expect(await page.getByLabel('Flow-control key').inputValue()).toBe(key);
+    await eventually(async () =>
+      expect(await page.getByRole('row').filter({ hasText: '/limited/' }).count()).toBe(3),
+    );
+    await open('/queues');
+
     await page.getByRole('button', { name: `Resume flow-control key ${key}` }).click();
     await page
       .getByRole('status')
