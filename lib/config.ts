@@ -13,6 +13,14 @@ export const LOG_LEVELS = [
 ] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How publishers reach the API function. */
+export const FRONT_DOORS = ['httpApi', 'functionUrl'] as const;
+export type FrontDoor = (typeof FRONT_DOORS)[number];
+
+/** Whether every message is recorded when published, or only those SQS cannot carry alone. */
+export const VISIBILITIES = ['eventual', 'immediate'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
 /**
  * The operator-facing settings of an sqstash deployment. Each one can be given as a typed stack
  * prop or as CDK context (`cdk.json` or `cdk deploy -c sqstash:maxRetries=8`); a prop wins over
@@ -21,10 +29,26 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export type SqstashSettings = {
   /**
-   * How long delivered messages' logs and dead letters are kept in DynamoDB (the item TTL).
+   * How long messages' records, logs and dead letters are kept in DynamoDB after they stop
+   * mattering (the items' TTL).
    * @default Duration.days(14) - as long as SQS keeps an undelivered message
    */
   readonly retention?: Duration;
+  /**
+   * How publishers reach the API function: an API Gateway HTTP API (`httpApi`), or a Lambda
+   * Function URL (`functionUrl`), which costs nothing per request but has no custom domain, no
+   * WAF, no throttling and takes requests up to 6 MB instead of 10 MB (README, "Front door").
+   * @default 'httpApi'
+   */
+  readonly frontDoor?: FrontDoor;
+  /**
+   * `eventual`: a message SQS can carry alone (due within 15 minutes, outside a FIFO queue) is
+   * written to DynamoDB only with its first outcome, so `messages.get`, cancels and `/v2/events`
+   * see it from then on. `immediate`: every message is recorded when published, and seen at
+   * once, for about 3 more DynamoDB writes per message (README, "What is eventually visible").
+   * @default 'eventual'
+   */
+  readonly visibility?: Visibility;
   /**
    * Largest `Upstash-Retries` a publisher may ask for; larger values are refused with 400.
    * @default 5
@@ -36,13 +60,11 @@ export type SqstashSettings = {
    */
   readonly defaultRetries?: number;
   /**
-   * Receives after which SQS moves a message to the dead-letter queue. sqstash counts attempts
-   * itself and dead-letters exhausted messages on its own; this is the backstop for messages
-   * that crash or time out the delivery function. Each retry is one receive, and throttles,
-   * re-checks of in-flight or not-yet-stored messages and FIFO waits add more, hence the
-   * headroom (a FIFO entry that runs out goes back in line through the dead-letter function).
-   * At least `maxRetries + 5`, at most 1000.
-   * @default 2 * maxRetries + 5 (15 with the default cap)
+   * Receives after which SQS moves an entry to the dead-letter queue. An entry is one attempt
+   * (a retry is a new entry, and a FIFO message waits outside SQS), so only crashes, timeouts,
+   * throttles and faults of the function receive it again; the dead-letter function puts it
+   * back in line three times before it gives the message up. 5 to 1000.
+   * @default 10
    */
   readonly maxReceiveCount?: number;
   /**
@@ -60,7 +82,8 @@ export type SqstashSettings = {
    */
   readonly maxAttemptTimeout?: Duration;
   /**
-   * Timeout of the API function. API Gateway HTTP APIs give up after 30 s, so at most 30 s.
+   * Timeout of the API function. API Gateway HTTP APIs give up after 30 s, so at most 30 s
+   * there; with a Function URL, at most 15 minutes.
    * @default Duration.seconds(29) - ends before the gateway does, so the function, not the
    * gateway, decides the answer
    */
@@ -114,6 +137,8 @@ export type SqstashConfig = Required<Omit<SqstashSettings, 'alarmTopicArn'>> & {
 /** CDK context keys, one per setting. */
 export const CONTEXT_KEYS = {
   retention: 'sqstash:retention',
+  frontDoor: 'sqstash:frontDoor',
+  visibility: 'sqstash:visibility',
   maxRetries: 'sqstash:maxRetries',
   defaultRetries: 'sqstash:defaultRetries',
   maxReceiveCount: 'sqstash:maxReceiveCount',
@@ -142,9 +167,9 @@ const HTTP_API_MAX_TIMEOUT = Duration.seconds(30);
 /** Lambda's SQS event source: MaximumConcurrency range. */
 const MIN_ESM_CONCURRENCY = 2;
 const MAX_ESM_CONCURRENCY = 1000;
-/** SQS redrive policy: maxReceiveCount range, and AWS's advice to leave ≥ 5 spare receives. */
+/** SQS redrive policy: maxReceiveCount range, at least AWS's advice of 5 for Lambda consumers. */
+const MIN_RECEIVE_COUNT = 5;
 const MAX_RECEIVE_COUNT = 1000;
-const SPARE_RECEIVES = 5;
 /** The same retry cap the embedded runtime allows (lambdas/embedded/config.ts). */
 const MAX_RETRIES_LIMIT = 100;
 /** Values AWS::Logs::LogGroup accepts for RetentionInDays. */
@@ -155,6 +180,9 @@ const LOG_RETENTION_DAYS = [
 
 export const SQSTASH_DEFAULTS = {
   retention: Duration.days(14),
+  frontDoor: 'httpApi',
+  visibility: 'eventual',
+  maxReceiveCount: 10,
   maxRetries: 5,
   defaultRetries: 3,
   deliveryConcurrency: 10,
@@ -208,6 +236,19 @@ export function resolveSqstashConfig(
     );
     return fallback;
   };
+  const oneOf = <T extends string>(
+    key: keyof SqstashSettings,
+    allowed: readonly T[],
+    fallback: T,
+  ): T => {
+    const value = raw(key);
+    if (value === undefined) return fallback;
+    const match = allowed.find((option) => option === value);
+    if (match === undefined) {
+      problems.push(`${source(key)}: ${JSON.stringify(value)} is not one of ${allowed.join(', ')}`);
+    }
+    return match ?? fallback;
+  };
   const boolean = (key: keyof SqstashSettings, fallback: boolean): boolean => {
     const value = raw(key);
     if (value === undefined) return fallback;
@@ -241,11 +282,8 @@ export function resolveSqstashConfig(
     Math.min(SQSTASH_DEFAULTS.defaultRetries, maxRetries),
   );
   inRange('defaultRetries', defaultRetries, 0, maxRetries);
-  const maxReceiveCount = integer(
-    'maxReceiveCount',
-    Math.min(2 * maxRetries + SPARE_RECEIVES, MAX_RECEIVE_COUNT),
-  );
-  inRange('maxReceiveCount', maxReceiveCount, maxRetries + SPARE_RECEIVES, MAX_RECEIVE_COUNT);
+  const maxReceiveCount = integer('maxReceiveCount', SQSTASH_DEFAULTS.maxReceiveCount);
+  inRange('maxReceiveCount', maxReceiveCount, MIN_RECEIVE_COUNT, MAX_RECEIVE_COUNT);
   const deliveryConcurrency = integer('deliveryConcurrency', SQSTASH_DEFAULTS.deliveryConcurrency);
   inRange('deliveryConcurrency', deliveryConcurrency, MIN_ESM_CONCURRENCY, MAX_ESM_CONCURRENCY);
 
@@ -256,8 +294,15 @@ export function resolveSqstashConfig(
     Duration.seconds(1),
     LAMBDA_MAX_TIMEOUT.minus(DELIVERY_TIMEOUT_MARGIN),
   );
+  const frontDoor = oneOf('frontDoor', FRONT_DOORS, SQSTASH_DEFAULTS.frontDoor);
+  const visibility = oneOf('visibility', VISIBILITIES, SQSTASH_DEFAULTS.visibility);
   const apiTimeout = duration('apiTimeout', SQSTASH_DEFAULTS.apiTimeout);
-  durationInRange('apiTimeout', apiTimeout, Duration.seconds(1), HTTP_API_MAX_TIMEOUT);
+  durationInRange(
+    'apiTimeout',
+    apiTimeout,
+    Duration.seconds(1),
+    frontDoor === 'httpApi' ? HTTP_API_MAX_TIMEOUT : LAMBDA_MAX_TIMEOUT,
+  );
   const retention = duration('retention', SQSTASH_DEFAULTS.retention);
   durationInRange('retention', retention, Duration.days(1), Duration.days(3650));
   const dedupWindow = duration('dedupWindow', SQSTASH_DEFAULTS.dedupWindow);
@@ -306,6 +351,8 @@ export function resolveSqstashConfig(
   }
   return {
     retention,
+    frontDoor,
+    visibility,
     maxRetries,
     defaultRetries,
     maxReceiveCount,

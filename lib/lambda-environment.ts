@@ -17,19 +17,26 @@ export type LambdaResources = {
 export const METRICS_NAMESPACE = 'sqstash';
 export const SERVICE_NAME = 'sqstash';
 
+/** The variables each function sets for itself (SqstashFunction), from its own settings. */
+type PerFunction = typeof AWS_ENV.functionTimeout | typeof AWS_ENV.tracing;
+
 /**
- * The environment every sqstash function gets: every name in `AWS_ENV`, so one composition root
- * (`lambdas/aws/composition.ts`) serves all handlers. Durations are written as whole seconds with
- * a unit (`300s`), which the core's duration grammar reads. One service name for all functions,
- * so the dashboard finds each metric under one `service` dimension whichever function emits it
- * (the function name is in every log line anyway).
+ * The environment every sqstash function gets: every name in `AWS_ENV` but those each function
+ * sets for itself (its timeout, tracing), read by each function's composition
+ * (`lambdas/aws/*-runtime.ts`). Durations are written as whole seconds with a unit (`300s`),
+ * which the core's duration grammar reads. One service name for all functions, so the dashboard
+ * finds each metric under one `service` dimension whichever function emits it (the function
+ * name is in every log line anyway).
  */
 export function lambdaEnvironment(
   resources: LambdaResources,
   config: SqstashConfig,
 ): Record<string, string> {
   const seconds = (duration: Duration) => `${duration.toSeconds()}s`;
-  const environment: Record<(typeof AWS_ENV)[keyof typeof AWS_ENV], string | undefined> = {
+  const environment: Record<
+    Exclude<(typeof AWS_ENV)[keyof typeof AWS_ENV], PerFunction>,
+    string | undefined
+  > = {
     [AWS_ENV.tableName]: resources.tableName,
     [AWS_ENV.deliveryQueueUrl]: resources.deliveryQueueUrl,
     [AWS_ENV.deliveryQueueArn]: resources.deliveryQueueArn,
@@ -54,6 +61,7 @@ export function lambdaEnvironment(
     [AWS_ENV.allowLoopbackDestinations]: 'false',
     [AWS_ENV.allowPrivateDestinations]: 'false',
     [AWS_ENV.retention]: seconds(config.retention),
+    [AWS_ENV.visibility]: config.visibility,
     [AWS_ENV.logLevel]: config.logLevel,
     [AWS_ENV.serviceName]: SERVICE_NAME,
     [AWS_ENV.metricsNamespace]: METRICS_NAMESPACE,
@@ -63,4 +71,12 @@ export function lambdaEnvironment(
       (entry): entry is [string, string] => entry[1] !== undefined,
     ),
   );
+}
+
+/** What a function tells its composition about itself. */
+export function functionEnvironment(timeout: Duration, tracing: boolean): Record<string, string> {
+  return {
+    [AWS_ENV.functionTimeout]: `${timeout.toSeconds()}s`,
+    [AWS_ENV.tracing]: String(tracing),
+  };
 }

@@ -1,9 +1,7 @@
-import type { CfnElement } from 'aws-cdk-lib';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { acknowledge } from './acknowledge';
 import type { SqstashConfig, SqstashStackProps } from './config';
 import { resolveSqstashConfig } from './config';
 import { Api } from './constructs/api';
@@ -16,11 +14,12 @@ import { Storage } from './constructs/storage';
 import { lambdaEnvironment, METRICS_NAMESPACE, SERVICE_NAME } from './lambda-environment';
 
 /**
- * sqstash on AWS: API Gateway HTTP API -> API function; DynamoDB; an SQS delivery queue with a
- * dead-letter queue, each consumed by a function; EventBridge Scheduler for crons and long
- * delays; generated secrets; a dashboard and alarms. Settings come from props or CDK context
- * (see `SqstashSettings`). Construct IDs below are a contract: renaming one replaces the
- * resource (and, for the table and the secrets, its data).
+ * sqstash on AWS: API Gateway HTTP API (or a Lambda Function URL) -> API function; DynamoDB;
+ * an SQS delivery queue with a dead-letter queue, each consumed by a function; EventBridge
+ * Scheduler for crons, long delays and the reconcile pass; generated secrets; a dashboard and
+ * alarms. Settings come from props or CDK context (see `SqstashSettings`). Construct IDs below
+ * are a contract: renaming one replaces the resource (and, for the table and the secrets, its
+ * data).
  */
 export class SqstashStack extends Stack {
   /** The settings the stack was built with, defaults applied. */
@@ -49,6 +48,7 @@ export class SqstashStack extends Stack {
       maxReceiveCount: config.maxReceiveCount,
     });
     this.scheduling = new Scheduling(this, 'Scheduling', { targetQueue: this.queues.queue });
+    this.scheduling.addReconcileSchedule(this.queues.queue);
 
     // Setup the functions, all with the same environment.
     const environment = lambdaEnvironment(
@@ -64,6 +64,7 @@ export class SqstashStack extends Stack {
       config,
     );
     this.api = new Api(this, 'Api', {
+      frontDoor: config.frontDoor,
       environment,
       timeout: config.apiTimeout,
       logRetention,
@@ -97,31 +98,24 @@ export class SqstashStack extends Stack {
 
     const deliveryRole = this.pipeline.deliveryFunction.role;
     table.grantReadWriteData(deliveryRole);
-    // Callbacks and cron ticks' messages are new messages; waits past SQS's 12-hour visibility
-    // cap go through a schedule; a tick of a deleted cron schedule deletes its leftover.
+    // Retries, callbacks, FIFO starts and cron ticks' messages are new entries; retries backing
+    // off past 15 minutes go through a schedule; a tick of a deleted cron schedule deletes its
+    // leftover, and the reconcile pass lists, puts back and deletes schedules. It signs, with
+    // the keys only: it serves no API, so the token is not its business.
     queue.grantSendMessages(deliveryRole);
     this.scheduling.grantCreateSchedules(deliveryRole);
     this.scheduling.grantDeleteSchedules(deliveryRole);
+    this.scheduling.grantListSchedules(deliveryRole);
+    this.pipeline.deliveryFunction.allowWildcard(
+      "scheduler:ListSchedules supports no resource-level permissions; the reconcile pass lists this stack's schedule group with it (GroupName), and may change only schedules in that group.",
+    );
     signingKeysSecret.grantRead(deliveryRole);
-    tokenSecret.grantRead(deliveryRole);
 
     const deadLetterRole = this.pipeline.deadLetterFunction.role;
     table.grantReadWriteData(deadLetterRole);
-    // Failure callbacks are new messages, and an entry that was only waiting (not due, or behind
-    // others in its FIFO queue) goes back in line, through a schedule when it is due far ahead.
+    // An entry goes back in line, and a given-up message's failure callback is a new entry; it
+    // schedules nothing and signs nothing.
     queue.grantSendMessages(deadLetterRole);
-    this.scheduling.grantCreateSchedules(deadLetterRole);
-    signingKeysSecret.grantRead(deadLetterRole);
-    tokenSecret.grantRead(deadLetterRole);
-
-    const tableLogicalId = this.getLogicalId(table.node.defaultChild as CfnElement);
-    for (const role of [apiRole, deliveryRole, deadLetterRole]) {
-      acknowledge(
-        role,
-        `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
-        "Queries on the table's global secondary indexes (gsi1, gsi2) need their ARNs; the wildcard covers only this table's indexes.",
-      );
-    }
 
     // Setup the dashboard and alarms.
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -1,27 +1,40 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DynamoMessageStore } from '../adapters/aws/dynamo-message-store';
+import type { QueueEntry } from '../adapters/aws/sqs-entries';
+import { encodeEntry } from '../adapters/aws/sqs-entries';
+import type { SqsSender } from '../adapters/aws/sqs-sender';
+import type { DeliveryDeps } from '../core/delivery';
 import { abandonDelivery } from '../core/delivery';
-import type { ProcessDeliveryDeps } from '../core/process-delivery';
-import type { DeliveryLedger } from '../ports/delivery-ledger';
 import type { Logger } from '../ports/logger';
-import { readQueueBody } from './delivery-batch';
+import { readEntry } from './delivery-batch';
 
 export type DeadLetterBatchDeps = {
-  readonly delivery: ProcessDeliveryDeps;
-  readonly ledger: DeliveryLedger;
+  readonly delivery: Pick<DeliveryDeps, 'clock' | 'ids' | 'config'>;
+  readonly store: DynamoMessageStore;
+  readonly sender: SqsSender;
   readonly logger: Logger;
-  readonly leaseMs: number;
   readonly onFailed?: () => void;
+  /** Counts an entry this function could not handle, or had to drop (the DLQ alarm watches it). */
+  readonly onItemFailure?: () => void;
 };
 
-const REQUEUE_DELAY_MS = 60_000;
+/**
+ * Times an entry goes back in line before its message is given up, and how long it waits each
+ * time: about 20 minutes more, for throttling or an outage of DynamoDB to pass.
+ */
+const REDRIVE_DELAYS_MS = [60_000, 300_000, 900_000];
 
 /**
- * Consumes the SQS dead-letter queue, where SQS moves an entry whose deliveries kept ending
- * without a settlement (the function crashed, timed out or was throttled past maxReceiveCount).
- * A message that is still pending is dead-lettered in the store with the reason, and its
- * failure callback fires, as after exhausted retries; one that merely waits (not due, or
- * behind others in its FIFO queue) goes back to the delivery queue instead. A schedule's tick
- * that kept failing to fire is logged and dropped: the schedule goes on with its next tick.
+ * Consumes the SQS dead-letter queue, where SQS moves an entry received `maxReceiveCount` times
+ * without being deleted: the delivery function crashed, timed out, was throttled or kept
+ * faulting on it. Throttling and outages pass, so the entry first goes back to the delivery
+ * queue, after a delay, a few times (REDRIVE_DELAYS_MS). Only then is its message given up: it
+ * is dead-lettered with the reason and its failure callback fires, as after exhausted retries;
+ * a wake, pump or tick entry is dropped with an error (the schedule goes on with its next tick,
+ * the reconcile pass pumps queues).
+ *
+ * Every entry this function cannot handle, or drops, is counted (`DeadLetterFailures`), which
+ * the DLQ alarm watches.
  */
 export async function handleDeadLetterBatch(
   deps: DeadLetterBatchDeps,
@@ -35,55 +48,104 @@ async function handleRecord(
   deps: DeadLetterBatchDeps,
   record: SQSRecord,
 ): Promise<SQSBatchItemFailure | undefined> {
-  const body = readQueueBody(deps.logger, record);
-  if (body === undefined) return undefined;
-  if (body.kind === 'tick') {
-    // Its firing kept failing until SQS gave up. The schedule's next tick fires as usual.
-    deps.logger.error('dropped a schedule tick that could not fire', {
-      scheduleId: body.scheduleId,
-      tick: new Date(body.tickTime).toISOString(),
+  const entry = readEntry(deps.logger, record);
+  if (entry === undefined) {
+    deps.onItemFailure?.();
+    return undefined;
+  }
+  try {
+    const redrives = 'redrives' in entry ? (entry.redrives ?? 0) : 0;
+    if (
+      entry.kind !== 'tick' &&
+      entry.kind !== 'reconcile' &&
+      redrives < REDRIVE_DELAYS_MS.length
+    ) {
+      await putBack(deps, entry, redrives);
+      return undefined;
+    }
+    if (entry.kind === 'attempt') {
+      await abandon(deps, entry, record);
+      return undefined;
+    }
+    deps.onItemFailure?.();
+    deps.logger.error('dropped a delivery-queue entry that kept failing', {
+      kind: entry.kind,
+      ...(entry.kind === 'tick' && {
+        scheduleId: entry.scheduleId,
+        tick: new Date(entry.tickTime).toISOString(),
+      }),
+      ...(entry.kind === 'wake' && { messageId: entry.messageId }),
+      ...(entry.kind === 'pump' && { queue: entry.queue }),
       receives: record.attributes.ApproximateReceiveCount,
     });
     return undefined;
-  }
-  const { messageId } = body;
-  const { clock, store, queue } = deps.delivery;
-  try {
-    const now = clock.now();
-    const claim = await deps.ledger.claim(messageId, now, now + deps.leaseMs);
-    switch (claim.kind) {
-      case 'missing':
-      case 'in-flight':
-        // Settled meanwhile, or an attempt is running that will settle it.
-        return undefined;
-      case 'not-due':
-        await queue.enqueue(messageId, claim.dueAt);
-        return undefined;
-      case 'blocked':
-        await queue.enqueue(messageId, now + REQUEUE_DELAY_MS);
-        return undefined;
-      case 'claimed': {
-        const receives = record.attributes.ApproximateReceiveCount;
-        const settlement = abandonDelivery(
-          deps.delivery,
-          claim.message,
-          claim.retried,
-          `delivery did not complete after ${receives} receives (the function crashed, timed out or was throttled)`,
-        );
-        for (const callback of settlement.callbacks) {
-          await queue.enqueue(callback.messageId, callback.notBefore);
-        }
-        await store.settleAttempt(settlement);
-        deps.onFailed?.();
-        deps.logger.warn('dead-lettered a message SQS gave up on', { messageId, receives });
-        return undefined;
-      }
-    }
   } catch (error) {
+    deps.onItemFailure?.();
     deps.logger.error('could not process a dead-letter entry; it will be retried', {
-      messageId,
+      sqsMessageId: record.messageId,
       error: error instanceof Error ? error.message : String(error),
     });
     return { itemIdentifier: record.messageId };
   }
+}
+
+/** Sends the entry back to the delivery queue, counting the time. */
+async function putBack(
+  deps: DeadLetterBatchDeps,
+  entry: QueueEntry,
+  redrives: number,
+): Promise<void> {
+  const delayMs = REDRIVE_DELAYS_MS[redrives]!;
+  await deps.sender.send([
+    {
+      body: encodeEntry({ ...entry, redrives: redrives + 1 } as QueueEntry),
+      dueAt: deps.delivery.clock.now() + delayMs,
+      about:
+        entry.kind === 'attempt' || entry.kind === 'wake'
+          ? `message ${entry.messageId}`
+          : entry.kind,
+    },
+  ]);
+  deps.logger.warn('put a delivery-queue entry that kept failing back in line', {
+    kind: entry.kind,
+    ...(entry.kind === 'attempt' && { messageId: entry.messageId, retried: entry.retried }),
+    redrives: redrives + 1,
+    retryInSeconds: delayMs / 1000,
+  });
+}
+
+/** Dead-letters the message of an entry that kept failing, with the reason. */
+async function abandon(
+  deps: DeadLetterBatchDeps,
+  entry: Extract<QueueEntry, { kind: 'attempt' }>,
+  record: SQSRecord,
+): Promise<void> {
+  // Asked as a redelivered entry: its message may have been settled or canceled meanwhile.
+  const decision = await deps.store.prepareAttempt(
+    entry,
+    Number.MAX_SAFE_INTEGER,
+    record.messageId,
+  );
+  if (decision.kind === 'drop') return;
+  if (decision.kind === 'postpone' && decision.reason !== 'not due yet') {
+    throw new Error(`cannot give up ${entry.messageId} yet: ${decision.reason}`);
+  }
+  const message = decision.kind === 'attempt' ? decision.message : entry.message;
+  if (!message) throw new Error(`the message of ${entry.messageId} is not readable`);
+  const rounds = REDRIVE_DELAYS_MS.length + 1;
+  const settlement = abandonDelivery(
+    deps.delivery,
+    message,
+    entry.retried,
+    `delivery did not complete after ${rounds} rounds of receives (the function crashed, timed out, was throttled or kept failing)`,
+  );
+  const applied = await deps.store.settleAttempt(
+    decision.kind === 'attempt' ? { ...settlement, lease: decision.lease } : settlement,
+  );
+  if (!applied) return;
+  deps.onFailed?.();
+  deps.logger.warn('dead-lettered a message SQS gave up on', {
+    messageId: entry.messageId,
+    receives: record.attributes.ApproximateReceiveCount,
+  });
 }

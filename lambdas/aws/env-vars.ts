@@ -2,8 +2,8 @@ import { CORE_ENV, DESTINATION_POLICY_ENV } from '../config/env-reader';
 
 /**
  * Every environment variable the AWS Lambda functions read, named once. The CDK stack sets
- * them (lib/) and the composition root reads them (lambdas/aws/composition.ts); nothing else
- * touches process.env.
+ * them (lib/) and the compositions read them (lambdas/aws/*-runtime.ts); nothing else touches
+ * process.env.
  */
 export const AWS_ENV = {
   /** The single DynamoDB table (lambdas/adapters/aws/table.ts). */
@@ -21,8 +21,14 @@ export const AWS_ENV = {
   ...CORE_ENV,
   /** Whether deliveries may reach loopback, private or link-local addresses; unset means no. */
   ...DESTINATION_POLICY_ENV,
-  /** How long delivered messages' logs and dead letters are kept (DynamoDB TTL). */
+  /** How long records, logs and dead letters are kept after they stop mattering (DynamoDB TTL). */
   retention: 'SQSTASH_RETENTION',
+  /** `eventual` (default) or `immediate`: whether every message is recorded at publish. */
+  visibility: 'SQSTASH_VISIBILITY',
+  /** The function's own timeout: how long a dedup claim it takes may stay provisional. */
+  functionTimeout: 'SQSTASH_FUNCTION_TIMEOUT',
+  /** `true` when X-Ray tracing is on; also an esbuild define, so the Tracer is bundled only then. */
+  tracing: 'SQSTASH_TRACING',
   /** Powertools reads these itself. */
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Logger as LoggerPort } from '../ports/logger';
+import type { AttemptOutcome, Telemetry } from '../ports/telemetry';
 
 /**
  * Powertools, one instance each per cold start. Service name, log level and metrics namespace
@@ -9,7 +9,6 @@ import type { Logger as LoggerPort } from '../ports/logger';
  */
 export const logger = new Logger();
 export const metrics = new Metrics();
-export const tracer = new Tracer();
 
 /** The core's Logger port over Powertools' Logger: same levels, fields as structured keys. */
 export const loggerPort: LoggerPort = {
@@ -25,7 +24,11 @@ export const METRIC = {
   delivered: 'Delivered',
   retried: 'Retried',
   failed: 'Failed',
+  /** Dead-letter-queue entries the dead-letter function could not handle (its alarm watches it). */
+  deadLetterFailures: 'DeadLetterFailures',
 } as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 /**
  * Flushes the invocation's metrics as one EMF line. An invocation that counted nothing (a GET,
@@ -35,6 +38,47 @@ export function publishMetrics(): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }
 
-export function countMetric(name: (typeof METRIC)[keyof typeof METRIC]): void {
-  metrics.addMetric(name, MetricUnit.Count, 1);
+export function countMetric(name: MetricName, count = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, count);
+}
+
+const OUTCOME_METRICS = {
+  delivered: METRIC.delivered,
+  retry: METRIC.retried,
+  failed: METRIC.failed,
+  canceled: undefined,
+} as const satisfies Record<AttemptOutcome, MetricName | undefined>;
+
+/**
+ * The core's Telemetry port as the dashboard's counters: what the core counts as a publish, a
+ * delivery, a retry or a failure (the embedded server's /metrics counts the same events).
+ */
+export function metricsTelemetry(count: (metric: MetricName, count?: number) => void): Telemetry {
+  return {
+    published: (stored) => {
+      if (stored > 0) count(METRIC.published, stored);
+    },
+    attemptSettled: ({ outcome }) => {
+      const metric = OUTCOME_METRICS[outcome];
+      if (metric) count(metric);
+    },
+  };
+}
+
+/**
+ * With X-Ray tracing on, the SDK clients are wrapped by Powertools' Tracer. The stack bundles
+ * each function with `process.env.SQSTASH_TRACING` defined as a constant, so with tracing off
+ * (the default) esbuild drops this import and the Tracer, with the X-Ray SDK it brings, is not
+ * even in the bundle; in-process (tests) the variable decides at run time.
+ */
+export async function traceClients<T extends Record<string, object>>(clients: T): Promise<T> {
+  // An `if` on the constant itself: esbuild leaves the import in a dead branch out entirely.
+  if (process.env.SQSTASH_TRACING === 'true') {
+    const { Tracer } = await import('@aws-lambda-powertools/tracer');
+    const tracer = new Tracer();
+    return Object.fromEntries(
+      Object.entries(clients).map(([name, client]) => [name, tracer.captureAWSv3Client(client)]),
+    ) as T;
+  }
+  return clients;
 }

@@ -1,7 +1,7 @@
 import { BadRequestError, QStashApiError, WorkflowRunEndedError } from './errors';
 import { isPlainObject } from './json-values';
-import type { PublishDeps, PublishRequest, PublishResult } from './publish';
-import { publishMessage } from './publish';
+import type { PreparedPublish, PublishDeps, PublishRequest, PublishResult } from './publish';
+import { preparePublish, publishResult } from './publish';
 
 /**
  * Most messages one `POST /v2/batch` may hold. Each is published in turn within the request, so
@@ -31,8 +31,9 @@ export type BatchItemResult = PublishResult | BatchItemError;
  * `/v2/publish` (or `/v2/enqueue`, when it names a `queue`), through the same code path. An
  * element the caller got wrong (bad headers, an unknown group, a malformed element) answers
  * `{"error"}` in its slot; a body that is not an array of at most MAX_BATCH_MESSAGES is a 400
- * for the whole request. A fault of the server itself (the store failing) fails the request,
- * leaving the elements before it published.
+ * for the whole request. Every element is checked first, then the messages of all of them are
+ * stored with one `insertMessages` (AWS sends them to SQS 10 per call). A fault of the server
+ * itself (the store failing) fails the request.
  */
 export async function publishBatch(
   deps: PublishDeps,
@@ -47,16 +48,32 @@ export async function publishBatch(
       `invalid batch: ${elements.length} messages; at most ${MAX_BATCH_MESSAGES} are allowed in one batch`,
     );
   }
-  const results: BatchItemResult[] = [];
+  const prepared: (PreparedPublish | BatchItemError)[] = [];
   for (const element of elements) {
     try {
-      results.push(await publishMessage(deps, parseBatchElement(element, request.callerIp)));
+      prepared.push(await preparePublish(deps, parseBatchElement(element, request.callerIp)));
     } catch (error) {
       if (!(error instanceof QStashApiError) || error instanceof WorkflowRunEndedError) throw error;
-      results.push({ error: error.message });
+      prepared.push({ error: error.message });
     }
   }
-  return results;
+  const publishes = prepared.filter((item): item is PreparedPublish => !('error' in item));
+  const inserted = await deps.store.insertMessages(
+    publishes.flatMap((publish) => publish.messages),
+    deps.clock.now(),
+  );
+  let next = 0;
+  const answers: BatchItemResult[] = [];
+  for (const item of prepared) {
+    if ('error' in item) {
+      answers.push(item);
+      continue;
+    }
+    const results = inserted.slice(next, next + item.messages.length);
+    next += item.messages.length;
+    answers.push(await publishResult(deps, item, results));
+  }
+  return answers;
 }
 
 /**

@@ -7,7 +7,6 @@ import type {
 } from '../ports/dead-letter-store';
 import type { FlowControlStore } from '../ports/flow-control-store';
 import type { ListQuery, Page } from '../ports/listing';
-import type { DeliveryQueue } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
 import type { CoreConfig } from './config';
 import { BadRequestError, NotFoundError } from './errors';
@@ -21,7 +20,6 @@ import { parsePublishOptions } from './publish-options';
 
 export type DeadLetterDeps = {
   readonly deadLetters: DeadLetterStore;
-  readonly queue: DeliveryQueue;
   readonly queues: QueueStore;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -106,9 +104,6 @@ export async function retryDeadLetters(
   }
   const { missing } = await deps.deadLetters.replaceWithMessages(replacements, now);
   if (missing.length > 0) throw notInDlq(missing);
-  for (const { message } of replacements) {
-    await deps.queue.enqueue(message.messageId, message.notBefore);
-  }
   return { messageIds: replacements.map(({ message }) => message.messageId), cursor };
 }
 

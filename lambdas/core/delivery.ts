@@ -187,7 +187,7 @@ function settle(
  * dead-lettered with `reason`, and its failure callback fires, as after exhausted retries.
  */
 export function abandonDelivery(
-  deps: DeliveryDeps,
+  deps: Pick<DeliveryDeps, 'clock' | 'ids' | 'config'>,
   message: Message,
   retried: number,
   reason: string,
@@ -203,7 +203,7 @@ export function abandonDelivery(
 }
 
 function deadLetterSettlement(
-  deps: DeliveryDeps,
+  deps: Pick<DeliveryDeps, 'clock' | 'ids' | 'config'>,
   message: Message,
   retried: number,
   report: AttemptReport,

@@ -101,3 +101,27 @@ export function destinationHostAndPath(url: string): { host: string; path: strin
     return { host: '', path: '' };
   }
 }
+
+/**
+ * Whether `message` passes `filter`'s message filters (OR within one, AND across them;
+ * qstash-api.md §6.1), for a store that filters in code. `fromDate`/`toDate` bound whichever
+ * time the list is ordered by, so the caller applies them.
+ */
+export function matchesMessageFilter(message: Message, filter: MessageFilter): boolean {
+  const { host, path } = destinationHostAndPath(message.url);
+  const fields: [readonly string[] | undefined, string | undefined][] = [
+    [filter.messageIds, message.messageId],
+    [filter.url, message.url],
+    [filter.host, host],
+    [filter.path, path],
+    [filter.topicName, message.topicName],
+    [filter.queueName, message.queueName],
+    [filter.scheduleId, message.scheduleId],
+    [filter.callerIp, message.callerIp],
+    [filter.flowControlKey, message.flowControl?.key],
+  ];
+  for (const [values, value] of fields) {
+    if (values !== undefined && (value === undefined || !values.includes(value))) return false;
+  }
+  return filter.label === undefined || filter.label.some((label) => message.labels.includes(label));
+}

@@ -1,5 +1,5 @@
 import type { Logger } from '../ports/logger';
-import type { AttemptSettlement, DeliveryQueue, MessageStore } from '../ports/message-store';
+import type { AttemptSettlement, MessageStore } from '../ports/message-store';
 import type { Telemetry } from '../ports/telemetry';
 import type { DeliveryDeps } from './delivery';
 import { attemptDelivery } from './delivery';
@@ -13,8 +13,7 @@ import {
 import type { WorkflowDeps } from './workflow/workflow-runs';
 
 export type ProcessDeliveryDeps = DeliveryDeps & {
-  readonly store: MessageStore;
-  readonly queue: DeliveryQueue;
+  readonly store: Pick<MessageStore, 'settleAttempt'>;
   /** Told about every attempt that failed, with why and what follows. */
   readonly logger?: Logger;
   /** Told about every settled attempt. */
@@ -23,24 +22,37 @@ export type ProcessDeliveryDeps = DeliveryDeps & {
   readonly workflow?: WorkflowDeps;
 };
 
+/** A message taken for an attempt: its attempt number and the lease the runtime took it under. */
+export type DeliveryAttempt = {
+  readonly message: Message;
+  /** `Upstash-Retried` of this attempt. */
+  readonly retried: number;
+  /** Opaque to the core; handed to the store with the settlement (AttemptSettlement.lease). */
+  readonly lease?: string;
+};
+
 /**
- * One attempt end to end, the same in every runtime: deliver, queue the callbacks it created,
- * then persist what followed in one step. A crash before the settlement is stored leaves
- * the message due again, so the attempt is repeated (at-least-once), never lost.
+ * One attempt end to end, the same in every runtime: deliver, then persist what followed (and
+ * the callbacks it created, which the store makes deliverable) in one step. A crash before the
+ * settlement is stored leaves the message due again, so the attempt is repeated
+ * (at-least-once), never lost. Resolves undefined when the store found the attempt settled
+ * already (a stale lease): nothing changed.
  */
 export async function processDelivery(
   deps: ProcessDeliveryDeps,
-  message: Message,
-  retried: number,
+  attempt: DeliveryAttempt,
   signal?: AbortSignal,
-): Promise<AttemptSettlement> {
+): Promise<AttemptSettlement | undefined> {
   const { workflow } = deps;
+  const { message, retried, lease } = attempt;
+  const withLease = (settlement: AttemptSettlement): AttemptSettlement =>
+    lease === undefined ? settlement : { ...settlement, lease };
   const prepared = workflow
     ? await prepareWorkflowDelivery(workflow, message)
     : { kind: 'deliver' as const, message };
   if (prepared.kind === 'skip') {
     return deps.store.settleAttempt(
-      skippedSettlement(message, retried, deps.clock.now(), prepared.reason),
+      withLease(skippedSettlement(message, retried, deps.clock.now(), prepared.reason)),
     );
   }
   const startedAt = performance.now();
@@ -51,13 +63,8 @@ export async function processDelivery(
   };
   const attemptMs = performance.now() - startedAt;
   if (workflow) attempted = await completeWorkflowSettlement(workflow, attempted);
-  // Callbacks are queued before they are stored, as publishes are (see publishMessage): a
-  // crash in between leaves a stray queue entry, never a stored callback nothing delivers. A
-  // callback the store then drops (a cancel raced the attempt) is such a stray entry too.
-  for (const callback of attempted.callbacks) {
-    await deps.queue.enqueue(callback.messageId, callback.notBefore);
-  }
-  const settled = await deps.store.settleAttempt(attempted);
+  const settled = await deps.store.settleAttempt(withLease(attempted));
+  if (!settled) return undefined;
   if (deps.logger) logFailedAttempt(deps.logger, settled);
   if (deps.telemetry) reportAttempt(deps.telemetry, settled, attemptMs, deps.clock.now());
   if (workflow) await afterWorkflowSettlement(workflow, settled);

@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock';
 import type { FlowControlStore } from '../ports/flow-control-store';
-import type { DedupClaim, DeliveryQueue, MessageStore, NewMessage } from '../ports/message-store';
+import type { DedupClaim, InsertResult, MessageStore, NewMessage } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
 import type { Telemetry } from '../ports/telemetry';
 import type { UrlGroupStore } from '../ports/url-group-store';
@@ -55,7 +55,6 @@ export type PublishResult = PublishedMessage | PublishedMessage[];
 
 export type PublishDeps = {
   readonly store: MessageStore;
-  readonly queue: DeliveryQueue;
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly config: CoreConfig;
@@ -113,19 +112,45 @@ export function validatePublish(
 }
 
 /**
- * Validates a publish, deduplicates it, hands it to the delivery queue and stores it. The
+ * A publish that passed every check and holds its messages, not stored yet: one message for a
+ * URL, one per endpoint for a URL group, each with its dedup claim.
+ */
+export type PreparedPublish = {
+  readonly destination: Destination;
+  readonly messages: readonly NewMessage[];
+  /** The message belongs to an Upstash Workflow run, which records it once stored. */
+  readonly workflow: boolean;
+  /** When the publish started (a monotonic clock: the Clock port is wall time, which may step). */
+  readonly startedAt: number;
+};
+
+/**
+ * Validates a publish, deduplicates it and stores it; the store makes it deliverable. The
  * message is durable before this resolves, so an acknowledged publish survives a crash.
  *
  * A URL group fans out: the headers are validated once, then each endpoint gets its own
- * message (own id, retries and dead letter) with `topicName` set, deduplicated on its own. One
- * code path for `/v2/publish`, `/v2/enqueue`, each element of `/v2/batch` and each schedule tick.
+ * message (own id, retries and dead letter) with `topicName` set, deduplicated on its own, and
+ * all of them are stored in one `insertMessages`. One code path for `/v2/publish`,
+ * `/v2/enqueue`, each element of `/v2/batch` and each schedule tick.
  */
 export async function publishMessage(
   deps: PublishDeps,
-  received: PublishRequest,
+  request: PublishRequest,
 ): Promise<PublishResult> {
+  const prepared = await preparePublish(deps, request);
+  const results = await deps.store.insertMessages(prepared.messages, deps.clock.now());
+  return publishResult(deps, prepared, results);
+}
+
+/**
+ * Every check of a publish that can refuse it, then its messages, built but not stored
+ * (`publishMessage` and `publishBatch` store them). Creates the FIFO queue it names if missing.
+ */
+export async function preparePublish(
+  deps: PublishDeps,
+  received: PublishRequest,
+): Promise<PreparedPublish> {
   const { config } = deps;
-  // A monotonic clock for the duration: the Clock port is wall time, which may step.
   const startedAt = performance.now();
   const now = deps.clock.now();
   // A message of an Upstash Workflow run is configured by its run (core/workflow).
@@ -187,7 +212,7 @@ export async function publishMessage(
     request.idempotencyKey !== undefined && request.idempotencyExpiresAt !== undefined
       ? request.idempotencyExpiresAt
       : now + config.dedupWindowMs;
-  const messages: NewMessage[] = targets.map((target) => {
+  const messages = targets.map((target): NewMessage => {
     const message: Message = {
       ...template,
       messageId: deps.ids.messageId(),
@@ -203,11 +228,28 @@ export async function publishMessage(
           expiresAt: claimExpiresAt,
         }
       : undefined;
-    return { message, dedup };
+    return { message, ...(dedup && { dedup }) };
   });
-  const published = await storeMessages(deps, messages, now);
-  if (workflow) {
-    for (const [index, { message }] of messages.entries()) {
+  return { destination, messages, workflow: workflow !== undefined, startedAt };
+}
+
+/**
+ * What follows a publish's store, and what it answers: a workflow run records its message, the
+ * telemetry counts it, and the answer is the message, or the array of a URL group's messages.
+ */
+export async function publishResult(
+  deps: PublishDeps,
+  prepared: PreparedPublish,
+  results: readonly InsertResult[],
+): Promise<PublishResult> {
+  const published = prepared.messages.map(({ message }, index): PublishedMessage => {
+    const result = results[index]!;
+    return result.inserted
+      ? { messageId: message.messageId, url: message.url, deduplicated: false }
+      : { messageId: result.existingMessageId, url: message.url, deduplicated: true };
+  });
+  if (prepared.workflow) {
+    for (const [index, { message }] of prepared.messages.entries()) {
       await recordWorkflowMessage(deps.workflowRuns!, message, published[index]!.deduplicated);
     }
   }
@@ -217,10 +259,10 @@ export async function publishMessage(
     deps.telemetry.published(
       published.length - deduplicated,
       deduplicated,
-      performance.now() - startedAt,
+      performance.now() - prepared.startedAt,
     );
   }
-  return destination.kind === 'url' ? published[0]! : published;
+  return prepared.destination.kind === 'url' ? published[0]! : published;
 }
 
 /** The URL itself, or every endpoint of the group; a group that does not exist is a 404. */
@@ -233,32 +275,4 @@ async function resolveTargets(deps: PublishDeps, destination: Destination): Prom
     topicName: group.name,
     endpointName: endpoint.name,
   }));
-}
-
-/**
- * Queues the messages, then stores them: a URL's one message, or all of a group's endpoints'
- * messages in one step (all or none, so a crash never leaves part of a fan-out for a retry to
- * duplicate). In that order a crash between the two can leave a queue entry for a message never
- * stored (delivery finds nothing and drops it), but never a stored, acknowledged message that
- * nothing will deliver: the other order could, and a retried publish with the same
- * deduplication id would then be answered "deduplicated" and never arrive. A duplicate leaves
- * such a stray entry too, which costs one wasted wake-up.
- */
-async function storeMessages(
-  deps: PublishDeps,
-  messages: readonly NewMessage[],
-  now: number,
-): Promise<PublishedMessage[]> {
-  for (const { message } of messages)
-    await deps.queue.enqueue(message.messageId, message.notBefore);
-  const results =
-    messages.length === 1
-      ? [await deps.store.insertMessage(messages[0]!.message, messages[0]!.dedup, now)]
-      : await deps.store.insertMessages(messages, now);
-  return results.map((result, index) => {
-    const { messageId, url } = messages[index]!.message;
-    return result.inserted
-      ? { messageId, url, deduplicated: false }
-      : { messageId: result.existingMessageId, url, deduplicated: true };
-  });
 }

@@ -25,8 +25,8 @@ import { fireSchedule } from '../core/schedules';
 import { createApi } from '../http/router';
 import type { Clock } from '../ports/clock';
 import { systemClock } from '../ports/clock';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { Logger } from '../ports/logger';
-import type { DeliveryQueue } from '../ports/message-store';
 import type { EmbeddedConfig } from './config';
 import { consoleAssets } from './console-assets';
 import { DeliveryWorker } from './delivery-worker';
@@ -86,7 +86,6 @@ export async function startEmbedded(
   });
 
   let worker: DeliveryWorker | undefined;
-  const queue: DeliveryQueue = { enqueue: async (_messageId, dueAt) => worker?.notify(dueAt) };
   const queues = new SqliteQueueStore(db, wake);
   const metrics = new PrometheusMetrics({
     pendingMessages: () => gauges.pendingMessages(),
@@ -97,7 +96,6 @@ export async function startEmbedded(
   });
   const publishDeps = {
     store,
-    queue,
     clock,
     ids,
     config: config.core,
@@ -114,7 +112,6 @@ export async function startEmbedded(
     config: config.core,
     signingKeys,
     store,
-    queue,
     logger,
     telemetry: metrics,
     workflow: publishDeps,
@@ -126,7 +123,8 @@ export async function startEmbedded(
     concurrency: config.deliveryConcurrency,
     concurrencyPerDestination: config.deliveryConcurrencyPerDestination,
     leaseMs: config.core.maxTimeoutMs + LEASE_MARGIN_MS,
-    deliver: (message, retried, signal) => processDelivery(deliveryDeps, message, retried, signal),
+    deliver: (message, retried, signal) =>
+      processDelivery(deliveryDeps, { message, retried }, signal),
   });
 
   // The runner fires ticks through the same deps the API creates schedules with.
@@ -147,7 +145,9 @@ export async function startEmbedded(
     ...scheduleDeps,
     token: config.token,
     keyRing,
-    deadLetters: new SqliteDeadLetterStore(db, messages),
+    deadLetters: notifyingReplacements(new SqliteDeadLetterStore(db, messages), (dueAt) =>
+      worker?.notify(dueAt),
+    ),
     events: new SqliteEventLog(db),
     pendingMessages: new SqlitePendingMessageList(db),
     logger,
@@ -206,6 +206,23 @@ export async function startEmbedded(
         db.close();
       })();
       return stopping;
+    },
+  };
+}
+
+/** The DLQ, telling the delivery worker about the messages a retry stores. */
+function notifyingReplacements(
+  deadLetters: SqliteDeadLetterStore,
+  notify: (dueAt: number) => void,
+): DeadLetterStore {
+  return {
+    listDeadLetters: (query) => deadLetters.listDeadLetters(query),
+    getDeadLetter: (dlqId) => deadLetters.getDeadLetter(dlqId),
+    deleteDeadLetters: (query) => deadLetters.deleteDeadLetters(query),
+    replaceWithMessages: async (replacements, nowMs) => {
+      const result = await deadLetters.replaceWithMessages(replacements, nowMs);
+      for (const { message } of replacements) notify(message.notBefore);
+      return result;
     },
   };
 }

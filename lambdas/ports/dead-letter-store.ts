@@ -35,9 +35,9 @@ export type DeadLetterStore = {
    * Retries dead letters, all or nothing: each entry is removed and its replacement stored as
    * a new message (with its CREATED event), in one atomic step. When any dlqId is not in the
    * DLQ (never was, deleted, or already retried) nothing changes, and the missing ids are
-   * returned. The caller hands the new messages to the DeliveryQueue afterwards. (DynamoDB
-   * holds 100 items per transaction: a large retry is applied in atomic batches after checking
-   * every entry, so only an entry removed by another request meanwhile can leave it half done.)
+   * returned. The store makes the new messages deliverable, as insertMessage does. (AWS checks
+   * every entry first, then publishes the replacements and removes the entries; only an entry
+   * removed by another request meanwhile can leave it half done.)
    */
   replaceWithMessages(
     replacements: readonly DeadLetterReplacement[],

@@ -23,9 +23,25 @@ export type AttemptSettlement = {
   readonly events: readonly LogEvent[];
   /** Callback and failure-callback messages to create; they are delivered like any message. */
   readonly callbacks: readonly Message[];
+  /**
+   * The lease the attempt ran under, as the runtime's claim handed it out; opaque to the core.
+   * A store whose attempts can race (AWS: an SQS entry received twice) fences the settlement
+   * with it, so that only one settlement of an attempt is ever applied.
+   */
+  readonly lease?: string;
 };
 
-/** Where messages, dedup keys, event logs and dead letters live. */
+/**
+ * Where messages, dedup keys, event logs and dead letters live. A store also makes the
+ * messages it is handed deliverable at their due time (SQLite: its due-time index is the queue;
+ * AWS: SQS and EventBridge Scheduler), so an inserted message needs nothing more to arrive.
+ *
+ * Visibility: a message is visible to `getMessage`, `getPendingMessage`, `cancelMessages` and the
+ * event log once the store records it. SQLite records every message when it is inserted. The
+ * AWS store records a message that SQS cannot carry alone (delayed past 15 minutes, in a FIFO
+ * queue, or every message with `sqstash:visibility=immediate`) when it is inserted, and any
+ * other message with its first outcome (README, "Deploy to AWS").
+ */
 export type MessageStore = {
   /**
    * Stores a new message and its CREATED event. With a dedup claim, the insert happens only
@@ -49,9 +65,10 @@ export type MessageStore = {
    * Persists an attempt's settlement in one step and resolves with the settlement as applied.
    * When the message was canceled while its attempt ran, the store applies
    * `canceledSettlement(settlement)` from core/messages.ts instead, atomically with reading the
-   * cancel mark, so a cancel is never lost to a settlement racing it.
+   * cancel mark, so a cancel is never lost to a settlement racing it. Resolves undefined, having
+   * changed nothing, when another settlement of the same attempt was applied first (a stale lease).
    */
-  settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement>;
+  settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement | undefined>;
   /**
    * A message that may still be attempted: not delivered, failed or canceled (a message whose
    * attempt is in flight is pending until it settles, unless a cancel was requested).
@@ -66,13 +83,9 @@ export type MessageStore = {
    * - attempt in flight: marked, with a CANCEL_REQUESTED event; its settlement then ends it
    *   CANCELED (see settleAttempt), and an attempt given back uncounted (shutdown, crash) ends
    *   it CANCELED instead of running again.
-   * Messages already canceled, delivered or failed do not match. With `limit`, at most that many
-   * are canceled, the earliest created first.
+   * A store that cannot tell an attempt in flight from one about to start (AWS, for a message
+   * already due) treats it as in flight. Messages already canceled, delivered or failed do not
+   * match. With `limit`, at most that many are canceled, the earliest created first.
    */
   cancelMessages(filter: MessageFilter, nowMs: number, limit?: number): Promise<number>;
-};
-
-/** Hands stored messages to the runtime's delivery mechanism at their due time. */
-export type DeliveryQueue = {
-  enqueue(messageId: string, dueAt: number): Promise<void>;
 };

@@ -8,9 +8,9 @@ import { Construct } from 'constructs';
 
 /** The counters the functions emit with Powertools Metrics (EMF), one per delivery outcome. */
 export const MESSAGE_METRICS = ['Published', 'Delivered', 'Retried', 'Failed'] as const;
+/** Entries of the dead-letter queue its function could not handle, or dropped. */
+export const DEAD_LETTER_FAILURES_METRIC = 'DeadLetterFailures';
 const PERIOD = Duration.minutes(5);
-/** Consecutive periods with entries waiting in the dead-letter queue before its alarm fires. */
-const DEAD_LETTER_PERIODS = 3;
 
 export type MonitoringProps = {
   /** The delivery queue: its oldest message's age is watched. */
@@ -52,23 +52,39 @@ export class Monitoring extends Construct {
     }
 
     // Setup the alarms.
-    // Entries reach the SQS dead-letter queue when their receives run out: crashes and timeouts
-    // of the delivery function, throttling, and FIFO messages that waited long for their turn
-    // (which the dead-letter function puts back in line). The dead-letter function drains the
-    // queue within seconds, so an arrival is not alarming; entries still waiting after three
-    // periods mean it is not draining (throttled, disabled or failing). Crashes that sent them
-    // there raise the function errors alarms.
+    const messageMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName,
+        dimensionsMap: { service: props.serviceName },
+        statistic: cloudwatch.Stats.SUM,
+        period: PERIOD,
+      });
+    // Entries reach the SQS dead-letter queue when an attempt's entry kept failing (crashes,
+    // timeouts, throttles, faults of the delivery function). The dead-letter function takes each
+    // within seconds and puts it back in line or gives its message up, so an entry still
+    // waiting after a whole period means it is not draining (throttled, disabled or failing),
+    // and an entry it could not handle or had to drop is counted in DeadLetterFailures, which
+    // would otherwise leave no trace in the queue's depth. Either raises the alarm; crashes of
+    // the functions raise their errors alarms.
     this.deadLetterQueueDepthAlarm = new cloudwatch.Alarm(this, 'DeadLetterQueueDepthAlarm', {
       alarmDescription:
-        'sqstash: entries have waited 15 minutes in the SQS dead-letter queue; the dead-letter function is not draining it',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        statistic: cloudwatch.Stats.MAXIMUM,
+        'sqstash: entries waited a whole period in the SQS dead-letter queue, or the dead-letter function failed on an entry (DeadLetterFailures)',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(waiting >= 1 OR FILL(failures, 0) >= 1, 1, 0)',
+        usingMetrics: {
+          waiting: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MINIMUM,
+            period: PERIOD,
+          }),
+          failures: messageMetric(DEAD_LETTER_FAILURES_METRIC),
+        },
         period: PERIOD,
+        label: 'Dead-letter queue not draining, or failing',
       }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: DEAD_LETTER_PERIODS,
-      datapointsToAlarm: DEAD_LETTER_PERIODS,
+      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.oldestMessageAgeAlarm = new cloudwatch.Alarm(this, 'OldestMessageAgeAlarm', {
@@ -110,14 +126,6 @@ export class Monitoring extends Construct {
     }
 
     // Setup the dashboard.
-    const messageMetric = (metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName,
-        dimensionsMap: { service: props.serviceName },
-        statistic: cloudwatch.Stats.SUM,
-        period: PERIOD,
-      });
     const perFunction = (metric: (fn: lambda.IFunction) => cloudwatch.Metric) =>
       Object.entries(props.functions).map(([label, fn]) =>
         metric(fn).with({ label, statistic: cloudwatch.Stats.SUM, period: PERIOD }),
@@ -128,7 +136,7 @@ export class Monitoring extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Messages',
-            left: MESSAGE_METRICS.map(messageMetric),
+            left: [...MESSAGE_METRICS, DEAD_LETTER_FAILURES_METRIC].map(messageMetric),
             width: 24,
           }),
         ],

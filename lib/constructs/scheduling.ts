@@ -1,10 +1,15 @@
 import type { CfnElement } from 'aws-cdk-lib';
-import { Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { encodeReconcileBody } from '../../lambdas/adapters/aws/sqs-entries';
 import { acknowledge } from '../acknowledge';
+
+/** How often the reconcile pass runs. */
+export const RECONCILE_EVERY = Duration.minutes(10);
 
 export type SchedulingProps = {
   /** The queue schedules send to: the delivery queue. */
@@ -64,6 +69,35 @@ export class Scheduling extends Construct {
   public grantDeleteSchedules(grantee: iam.Role): void {
     this.scheduleGroup.grantDeleteSchedules(grantee);
     this.#acknowledgeGroupWildcard(grantee);
+  }
+
+  /**
+   * Lets `grantee` list the group's schedules: what the reconcile pass needs. ListSchedules
+   * supports no resource-level permissions, so the caller acknowledges the wildcard.
+   */
+  public grantListSchedules(grantee: iam.Role): iam.PolicyStatement {
+    const statement = new iam.PolicyStatement({
+      actions: ['scheduler:ListSchedules'],
+      resources: ['*'],
+    });
+    grantee.addToPolicy(statement);
+    return statement;
+  }
+
+  /**
+   * The schedule that starts the reconcile pass (lambdas/aws/reconcile.ts) every 10 minutes,
+   * through the delivery queue.
+   */
+  public addReconcileSchedule(queue: sqs.IQueue): scheduler.Schedule {
+    return new scheduler.Schedule(this, 'Reconcile', {
+      description: 'sqstash: the reconcile pass (schedules with EventBridge, FIFO queues)',
+      scheduleGroup: this.scheduleGroup,
+      schedule: scheduler.ScheduleExpression.rate(RECONCILE_EVERY),
+      target: new targets.SqsSendMessage(queue, {
+        role: this.role,
+        input: scheduler.ScheduleTargetInput.fromText(encodeReconcileBody()),
+      }),
+    });
   }
 
   readonly #acknowledged = new Set<iam.Role>();

@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lam
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../acknowledge';
+import { functionEnvironment } from '../lambda-environment';
 
 /** The repository root: bundling resolves entries, the lock file and node_modules from here. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -13,6 +14,11 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 /** The runtime every function runs on; the bundles target the same Node major. */
 export const SQSTASH_RUNTIME = lambda.Runtime.NODEJS_24_X;
 const ESBUILD_TARGET = 'node24';
+/**
+ * What the bundles use in place of `undici`: the parts the delivery client uses, without
+ * undici's root module (fetch, WebSocket, caches, mocks), which would take a quarter of a MiB.
+ */
+export const UNDICI_LITE = path.join(PROJECT_ROOT, 'lambdas', 'aws', 'undici-lite.cjs');
 
 export type SqstashFunctionProps = {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -78,6 +84,7 @@ export class SqstashFunction extends Construct {
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: {
         ...props.environment,
+        ...functionEnvironment(props.timeout, props.tracing ?? false),
         // Stack traces in the logs point at the TypeScript sources (see bundling.sourceMap).
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -100,15 +107,25 @@ export class SqstashFunction extends Construct {
         bundleAwsSDK: true,
         // esbuild from node_modules; never Docker.
         forceDockerBundling: false,
+        // A constant, so that without tracing the Tracer and the X-Ray SDK are left out of the
+        // bundle altogether (lambdas/aws/powertools.ts, traceClients).
+        define: { 'process.env.SQSTASH_TRACING': JSON.stringify(String(props.tracing ?? false)) },
+        esbuildArgs: { '--alias:undici': UNDICI_LITE },
       },
     });
 
     if (props.tracing) {
-      acknowledge(
-        this.role,
-        'AwsSolutions-IAM5[Resource::*]',
+      this.allowWildcard(
         'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; Lambda active tracing needs them on "*".',
       );
     }
+  }
+
+  readonly #wildcardReasons: string[] = [];
+
+  /** Acknowledges a permission on `"*"` the role needs, with why (every reason given so far). */
+  public allowWildcard(reason: string): void {
+    this.#wildcardReasons.push(reason);
+    acknowledge(this.role, 'AwsSolutions-IAM5[Resource::*]', this.#wildcardReasons.join(' '));
   }
 }

@@ -13,8 +13,8 @@ export type StorageProps = {
 
 /**
  * The single DynamoDB table every AWS adapter shares, built from the schema in
- * `lambdas/adapters/aws/table.ts`: on-demand, TTL on `ttl`, point-in-time recovery, and two
- * general-purpose indexes projecting every attribute.
+ * `lambdas/adapters/aws/table.ts`: on-demand, TTL on `ttl`, point-in-time recovery, and no
+ * secondary index (every listing reads items keyed for it, so no write pays for an index).
  */
 export class Storage extends Construct {
   public readonly table: dynamodb.Table;
@@ -30,13 +30,5 @@ export class Storage extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    for (const index of [TABLE.gsi1, TABLE.gsi2]) {
-      this.table.addGlobalSecondaryIndex({
-        indexName: index.name,
-        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
-        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
-      });
-    }
   }
 }

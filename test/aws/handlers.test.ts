@@ -1,12 +1,14 @@
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
-import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { Receiver } from '@upstash/qstash';
-import type { SQSBatchResponse } from 'aws-lambda';
+import { decodeEntry } from '../../lambdas/adapters/aws/sqs-entries';
 import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
-import { apiGatewayEvent, sqsEvent, sqsRecord } from '../helpers/aws-events';
+import { apiGatewayEvent, sqsEvent } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
+import { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
   awsMocks,
@@ -16,30 +18,54 @@ import {
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
-const { token: TOKEN, keys: KEYS, queueUrl: QUEUE_URL, queueArn: QUEUE_ARN } = DEPLOYED;
+const { token: TOKEN, keys: KEYS, queueArn: QUEUE_ARN } = DEPLOYED;
 const { sqs, scheduler } = awsMocks;
+const DAY_S = 86_400;
+const MINUTE_MS = 60_000;
 
-/** The JSON bodies the functions sent to the delivery queue, oldest first. */
-function sentEntries(): Array<{ messageId: string; delaySeconds: number | undefined }> {
-  return sqs.commandCalls(SendMessageCommand).map((call) => ({
-    messageId: (JSON.parse(call.args[0].input.MessageBody!) as { messageId: string }).messageId,
-    delaySeconds: call.args[0].input.DelaySeconds,
-  }));
-}
+type Event = { state: string; messageId: string; error?: string; nextDeliveryTime?: number };
 
-async function deliver(messageId: string, receiveCount = 1): Promise<SQSBatchResponse> {
-  const record = sqsRecord({
-    body: JSON.stringify({ messageId }),
-    sqsMessageId: `sqs-${messageId}-${receiveCount}`,
-    receiveCount,
+/** The message's events, read by id (consistent, no watermark). */
+async function statesOf(messageId: string): Promise<string[]> {
+  const { json } = await api<{ events: Event[] }>('GET', '/v2/events', {
+    rawQueryString: `messageId=${messageId}&order=earliestFirst`,
   });
-  return deliveryHandler(sqsEvent([record]), context);
+  return json!.events.map((event) => event.state);
 }
 
-describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, real receivers)', () => {
+describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets, real receivers)', () => {
   let dynalite: Dynalite;
   let receiver: TestReceiver;
+  let queue: FakeSqs;
   const verifier = new Receiver({ currentSigningKey: KEYS.current, nextSigningKey: KEYS.next });
+
+  /** Every item in the table. */
+  const scan = async () => {
+    const items: Record<string, AttributeValue>[] = [];
+    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynalite.client.send(
+        new ScanCommand({ TableName: process.env.SQSTASH_TABLE_NAME, ExclusiveStartKey }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  };
+  const drain = (options: { until?: () => boolean; idleMs?: number; timeoutMs?: number } = {}) =>
+    queue.drain({ delivery: deliveryHandler, deadLetter: deadLetterHandler, context, ...options });
+  const publish = async (path: string, headers: Record<string, string> = {}, body = 'hello') => {
+    const response = await api<{ messageId: string }>(
+      'POST',
+      `/v2/publish/${receiver.url}${path}`,
+      {
+        headers: { 'content-type': 'text/plain', ...headers },
+        body,
+      },
+    );
+    expect(response.status).toBe(200);
+    return response.json!.messageId;
+  };
 
   beforeAll(async () => {
     dynalite = await startLambdaEnvironment('sqstash');
@@ -51,13 +77,15 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
   });
   beforeEach(() => {
     sqs.reset();
-    sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-sent' });
-    sqs.on(ChangeMessageVisibilityCommand).resolves({});
+    queue = new FakeSqs(sqs).install();
     scheduler.reset();
     scheduler
       .on(CreateScheduleCommand)
       .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
     receiver.respondWith(() => ({ status: 200 }));
+  });
+  afterEach(() => {
+    jest.useRealTimers();
   });
 
   it('refuses a request without the deployed token', async () => {
@@ -70,118 +98,375 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
     expect(JSON.parse(result.body!)).toEqual({ error: expect.stringMatching(/missing token/) });
   });
 
-  it('publishes through API Gateway, queues the id, and delivers it signed from the SQS record', async () => {
-    const binary = Uint8Array.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d]);
-    const destination = `${receiver.url}/hook?tenant=a`;
+  describe('the fast path', () => {
+    it('publishes as one SQS entry carrying the whole message, with no DynamoDB write, and delivers it signed', async () => {
+      const binary = Uint8Array.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x31, 0x7d]);
+      const before = (await scan()).length;
 
-    const published = await apiHandler(
-      apiGatewayEvent({
-        method: 'POST',
-        rawPath: `/v2/publish/${receiver.url}/hook`,
-        rawQueryString: 'tenant=a',
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/octet-stream',
-          'upstash-forward-x-tenant': 'a',
-        },
-        body: binary,
-        base64: true,
-      }),
-      context,
-    );
-    const { messageId } = JSON.parse(published.body!) as { messageId: string };
-    const response = await deliver(messageId);
-    const [request] = await receiver.waitForRequests(1);
+      const published = await apiHandler(
+        apiGatewayEvent({
+          method: 'POST',
+          rawPath: `/v2/publish/${receiver.url}/hook`,
+          rawQueryString: 'tenant=a',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/octet-stream',
+            'upstash-forward-x-tenant': 'a',
+          },
+          body: binary,
+          base64: true,
+        }),
+        context,
+      );
+      const { messageId } = JSON.parse(published.body!) as { messageId: string };
 
-    expect(published.statusCode).toBe(200);
-    expect(sentEntries()).toEqual([{ messageId, delaySeconds: 0 }]);
-    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.QueueUrl).toBe(QUEUE_URL);
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(request!.path).toBe('/hook?tenant=a');
-    expect(request!.headers['x-tenant']).toBe('a');
-    expect(Buffer.from(request!.body)).toEqual(Buffer.from(binary));
-    await expect(
-      verifier.verify({
-        signature: String(request!.headers['upstash-signature']),
-        body: request!.body.toString(),
-        url: destination,
-      }),
-    ).resolves.toBe(true);
-    expect((await api('GET', `/v2/messages/${messageId}`)).status).toBe(404);
+      // Published: one entry, the message in it, nothing in DynamoDB, not visible yet.
+      expect(published.statusCode).toBe(200);
+      expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+      expect(queue.sent.map(({ body }) => decodeEntry(body))).toEqual([
+        expect.objectContaining({ kind: 'attempt', messageId, retried: 0 }),
+      ]);
+      expect((await scan()).length).toBe(before);
+      expect((await api('GET', `/v2/messages/${messageId}`)).status).toBe(404);
+
+      await drain();
+      const [request] = await receiver.waitForRequests(1);
+
+      expect(request!.path).toBe('/hook?tenant=a');
+      expect(request!.headers['x-tenant']).toBe('a');
+      expect(Buffer.from(request!.body)).toEqual(Buffer.from(binary));
+      await expect(
+        verifier.verify({
+          signature: String(request!.headers['upstash-signature']),
+          body: request!.body.toString(),
+          url: `${receiver.url}/hook?tenant=a`,
+        }),
+      ).resolves.toBe(true);
+      // Its first outcome records it, CREATED event included: one item in DynamoDB.
+      expect(await statesOf(messageId)).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
+      const added = (await scan()).filter((item) => item.pk?.S === `MSG#${messageId}`);
+      expect(added.map((item) => item.sk?.S)).toEqual(['LOG#0000']);
+    });
+
+    it('retries with a new delayed entry, and shows the message from its first outcome', async () => {
+      receiver.respondWith((_request, index) => ({ status: index === 0 ? 503 : 200 }));
+      receiver.requests.length = 0;
+      const messageId = await publish('/flaky', {
+        'upstash-retries': '2',
+        'upstash-retry-delay': '1000',
+      });
+
+      await drain({ until: () => receiver.requests.length === 1 });
+      await drain({ idleMs: 0 });
+
+      // The retry is its own entry, delayed, naming the settlement that sent it.
+      const retry = queue.sent
+        .map(({ body, delaySeconds }) => ({ entry: decodeEntry(body), delaySeconds }))
+        .at(-1)!;
+      expect(retry.entry).toMatchObject({
+        kind: 'attempt',
+        messageId,
+        retried: 1,
+        sentBy: expect.any(String),
+      });
+      expect(retry.delaySeconds).toBe(1);
+      expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+      // Retrying: visible, with its body, to messages.get and the log.
+      const pending = await api<{ body: string }>('GET', `/v2/messages/${messageId}`);
+      expect(pending.status).toBe(200);
+      expect(pending.json!.body).toBe('hello');
+      expect(await statesOf(messageId)).toEqual(['CREATED', 'ACTIVE', 'ERROR', 'RETRY']);
+
+      await drain({ until: () => receiver.requests.length === 2 });
+      await drain();
+
+      expect(receiver.requests.map((request) => request.headers['upstash-retried'])).toEqual([
+        '0',
+        '1',
+      ]);
+      expect(await statesOf(messageId)).toEqual([
+        'CREATED',
+        'ACTIVE',
+        'ERROR',
+        'RETRY',
+        'ACTIVE',
+        'DELIVERED',
+      ]);
+      expect((await api('GET', `/v2/messages/${messageId}`)).status).toBe(404);
+    });
+
+    it('sends a batch and a URL group fan-out with SendMessageBatch, 10 entries per call', async () => {
+      const elements = Array.from({ length: 23 }, (_, index) => ({
+        destination: `${receiver.url}/batch/${index}`,
+        body: `b${index}`,
+      }));
+
+      const response = await api<unknown[]>('POST', '/v2/batch', {
+        body: JSON.stringify(elements),
+        headers: { 'content-type': 'application/json' },
+      });
+
+      expect(response.status).toBe(200);
+      expect(response.json).toHaveLength(23);
+      expect(
+        sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries!.length),
+      ).toEqual([10, 10, 3]);
+    });
   });
 
-  it('retries by making the same SQS entry visible again when due, counting attempts itself', async () => {
-    receiver.respondWith((request) => ({ status: request.path === '/flaky' ? 503 : 200 }));
-    const seenBefore = receiver.requests.length;
-    const { json } = await api('POST', `/v2/publish/${receiver.url}/flaky`, {
-      headers: { 'upstash-retries': '2', 'upstash-retry-delay': '5000' },
-    });
-    const messageId = String(json!.messageId);
+  describe('the slow path: a message delayed past 15 minutes', () => {
+    it('is recorded, woken by EventBridge Scheduler before it is due, and delivered when due', async () => {
+      jest.useFakeTimers({
+        doNotFake: [
+          'nextTick',
+          'setImmediate',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'queueMicrotask',
+        ],
+      });
+      const seen = receiver.requests.length;
+      const messageId = await publish('/much-later', { 'upstash-delay': '2h' });
 
-    const first = await deliver(messageId, 1);
-    // SQS hands the entry over again before its time (a duplicate receive): it waits, unattempted.
-    const early = await deliver(messageId, 2);
+      // Recorded and visible; no entry yet, a one-time schedule instead.
+      expect(queue.sent).toEqual([]);
+      expect((await api('GET', `/v2/messages/${messageId}`)).status).toBe(200);
+      const [call] = scheduler.commandCalls(CreateScheduleCommand);
+      expect(call!.args[0].input).toMatchObject({
+        GroupName: 'sqstash',
+        ScheduleExpression: expect.stringMatching(/^at\(\d{4}-\d\d-\d\dT\d\d:\d\d:00\)$/),
+        ActionAfterCompletion: 'DELETE',
+        Target: { Arn: QUEUE_ARN, Input: JSON.stringify({ messageId }) },
+      });
 
-    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: `sqs-${messageId}-1` }] });
-    expect(early).toEqual({ batchItemFailures: [{ itemIdentifier: `sqs-${messageId}-2` }] });
-    const visibility = sqs
-      .commandCalls(ChangeMessageVisibilityCommand)
-      .map((call) => call.args[0].input);
-    expect(visibility[0]).toEqual({
-      QueueUrl: QUEUE_URL,
-      ReceiptHandle: `receipt-sqs-${messageId}-1`,
-      VisibilityTimeout: 5,
+      // The schedule fires up to two minutes early: the wake sends the entry with the rest.
+      jest.setSystemTime(Date.now() + 2 * 60 * MINUTE_MS - 90_000);
+      queue.put(call!.args[0].input.Target!.Input!);
+      await drain();
+      expect(receiver.requests.length).toBe(seen);
+      const [woken] = queue.queues.delivery;
+      expect(decodeEntry(woken!.body)).toMatchObject({
+        kind: 'attempt',
+        messageId,
+        recorded: true,
+      });
+      // A second copy of the wake sends nothing more.
+      queue.put(call!.args[0].input.Target!.Input!);
+      await drain();
+      expect(queue.queues.delivery).toHaveLength(1);
+
+      jest.setSystemTime(Date.now() + 91_000);
+      await drain();
+
+      expect(receiver.requests.length).toBe(seen + 1);
+      expect(await statesOf(messageId)).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
     });
-    expect(visibility[1]).toMatchObject({ ReceiptHandle: `receipt-sqs-${messageId}-2` });
-    expect(visibility[1]!.VisibilityTimeout).toBeLessThanOrEqual(5);
+
+    it('is canceled at once while it waits, and its wake then sends nothing', async () => {
+      const messageId = await publish('/canceled-later', { 'upstash-delay': '1h' });
+      const [call] = scheduler.commandCalls(CreateScheduleCommand);
+
+      const cancel = await api('DELETE', `/v2/messages/${messageId}`);
+      queue.put(call!.args[0].input.Target!.Input!);
+      await drain();
+
+      expect(cancel).toEqual({ status: 200, json: { cancelled: 1 } });
+      expect(await statesOf(messageId)).toEqual(['CREATED', 'CANCEL_REQUESTED', 'CANCELED']);
+      expect(queue.queues.delivery).toEqual([]);
+    });
+  });
+
+  it('puts a ttl on every item it writes but the configuration of queues, groups and schedules', async () => {
+    receiver.respondWith((request) => ({ status: request.path.startsWith('/down') ? 500 : 200 }));
+    await publish('/ttl/fast');
+    await publish('/ttl/dedup', { 'upstash-deduplication-id': 'ttl-dedup' });
+    await publish('/ttl/later', { 'upstash-delay': '1h' });
+    await publish('/down/retried', { 'upstash-retries': '1', 'upstash-retry-delay': '0' });
+    await publish('/down/failed', {
+      'upstash-retries': '0',
+      'upstash-failure-callback': `${receiver.url}/ttl/failure-callback`,
+    });
+    await api('POST', `/v2/enqueue/ttl-queue/${receiver.url}/ttl/queued`, { body: 'q' });
+    await api('POST', '/v2/topics/ttl-group/endpoints', {
+      body: JSON.stringify({ endpoints: [{ url: `${receiver.url}/ttl/group` }] }),
+    });
+    await api('POST', `/v2/publish/ttl-group`, { body: 'g' });
+    await drain();
+    const now = Date.now() / 1000;
+
+    const items = await scan();
+    const configuration = (item: Record<string, AttributeValue>) =>
+      item.pk?.S === 'QUEUES' ||
+      item.pk?.S === 'URLGROUP' ||
+      item.pk?.S === 'SCHEDULES' ||
+      (item.pk?.S?.startsWith('QUEUE#') === true && item.sk?.S === 'STATE');
+    const kinds = new Set(items.map((item) => item.pk!.S!.split('#')[0]));
+
+    expect([...kinds].sort()).toEqual(
+      expect.arrayContaining(['DEDUP', 'DIR', 'DLQ', 'DLQX', 'EVT', 'MSG', 'PEND', 'QUEUE']),
+    );
+    for (const item of items.filter((candidate) => !configuration(candidate))) {
+      const ttl = Number(item.ttl?.N);
+      expect({ item: `${item.pk?.S} ${item.sk?.S}`, hasTtl: ttl > now }).toEqual({
+        item: `${item.pk?.S} ${item.sk?.S}`,
+        hasTtl: true,
+      });
+      // Retention (14 days) after it stops mattering; a dedup claim its 90-day window.
+      expect(ttl).toBeLessThan(now + 400 * DAY_S);
+    }
+  });
+
+  it('applies one settlement of an attempt: a second, under another lease, writes nothing and fires no callback', async () => {
+    receiver.respondWith(() => ({ status: 200, delayMs: 50 }));
+    const seen = receiver.requests.length;
+    const messageId = await publish('/twice', {
+      'upstash-callback': `${receiver.url}/twice-callback`,
+    });
+    const [record] = queue.receive();
+
+    // SQS hands the same entry to two invocations at once (it may: at-least-once).
+    await Promise.all([
+      deliveryHandler(sqsEvent([record!]), context),
+      deliveryHandler(sqsEvent([{ ...record!, receiptHandle: 'receipt-copy' }]), context),
+    ]);
+    await drain();
+
+    const paths = receiver.requests.slice(seen).map((request) => request.path);
+    expect(paths.filter((path) => path === '/twice')).toHaveLength(2);
+    // The stale settlement's callback entry was sent, and dropped when received.
+    const callbacks = queue.sent
+      .map(({ body }) => decodeEntry(body))
+      .filter((entry) => entry.kind === 'attempt' && entry.source);
+    expect(callbacks).toHaveLength(2);
+    expect(paths.filter((path) => path === '/twice-callback')).toHaveLength(1);
+    expect(await statesOf(messageId)).toEqual(['CREATED', 'ACTIVE', 'DELIVERED']);
+  });
+
+  it('retries an entry within seconds when a call fails before its settlement commits, not after the visibility timeout', async () => {
+    receiver.respondWith((request) => ({ status: request.path === '/fault' ? 500 : 200 }));
+    const seen = receiver.requests.length;
+    const messageId = await publish('/fault', {
+      'upstash-retries': '1',
+      'upstash-retry-delay': '0',
+    });
+    const [record] = queue.receive();
+    // The settlement's SendMessageBatch (its retry entry) fails once.
+    sqs.on(SendMessageBatchCommand).rejectsOnce(new Error('ServiceUnavailable'));
+
+    const response = await deliveryHandler(sqsEvent([record!]), context);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record!.messageId }] });
     expect(
-      receiver.requests.slice(seenBefore).map((request) => request.headers['upstash-retried']),
-    ).toEqual(['0']);
-    const events = (
-      await api('GET', '/v2/events', {
-        rawQueryString: `messageId=${messageId}&order=earliestFirst`,
-      })
-    ).json!;
-    expect((events.events as Array<{ state: string }>).map((event) => event.state)).toEqual([
+      sqs
+        .commandCalls(ChangeMessageVisibilityCommand)
+        .map((call) => call.args[0].input.VisibilityTimeout),
+    ).toEqual([1]);
+    // Back in a second, attempted again (at least once), and then settled as it should be.
+    queue.install();
+    await drain({ idleMs: 1_500, timeoutMs: 10_000 });
+    expect(receiver.requests.slice(seen).map((request) => request.path)).toEqual([
+      '/fault',
+      '/fault',
+      '/fault',
+    ]);
+    expect(await statesOf(messageId)).toEqual([
       'CREATED',
       'ACTIVE',
       'ERROR',
       'RETRY',
+      'ACTIVE',
+      'ERROR',
+      'FAILED',
     ]);
   });
 
-  it('delays the first attempt with DelaySeconds, and postpones an early receive until due', async () => {
-    const { json } = await api('POST', `/v2/publish/${receiver.url}/later`, {
-      headers: { 'upstash-delay': '2m' },
+  describe('dead letters', () => {
+    it('dead-letters a message on its last failure and delivers its failure callback', async () => {
+      receiver.respondWith((request) => ({
+        status: request.path === '/down' ? 500 : 200,
+        body: 'down',
+      }));
+      const messageId = await publish('/down', {
+        'upstash-retries': '0',
+        'upstash-failure-callback': `${receiver.url}/failed`,
+      });
+
+      await drain();
+
+      const dlq = await api<{ messages: { messageId: string; responseStatus: number }[] }>(
+        'GET',
+        '/v2/dlq',
+        {
+          rawQueryString: `messageId=${messageId}`,
+        },
+      );
+      expect(dlq.json!.messages).toEqual([
+        expect.objectContaining({ messageId, responseStatus: 500 }),
+      ]);
+      const callback = receiver.requests.find((request) => request.path === '/failed');
+      expect(JSON.parse(callback!.body.toString())).toMatchObject({
+        sourceMessageId: messageId,
+        status: 500,
+      });
     });
-    const messageId = String(json!.messageId);
 
-    const early = await deliver(messageId);
+    it('puts an entry SQS gave up on back in line three times, then dead-letters its message with the reason', async () => {
+      const messageId = await publish('/poison');
+      const [entry] = queue.queues.delivery.splice(0);
 
-    expect(sentEntries()).toEqual([{ messageId, delaySeconds: 120 }]);
-    expect(early.batchItemFailures).toHaveLength(1);
-    const [postponed] = sqs.commandCalls(ChangeMessageVisibilityCommand);
-    expect(postponed!.args[0].input.VisibilityTimeout).toBeGreaterThanOrEqual(119);
-    expect(postponed!.args[0].input.VisibilityTimeout).toBeLessThanOrEqual(120);
-  });
+      for (let round = 0; round < 3; round += 1) {
+        queue.queues['dead-letter'].push({
+          ...entry!,
+          body: queue.sent.at(-1)!.body,
+          visibleAt: 0,
+          receives: 0,
+        });
+        const [record] = queue.receive('dead-letter');
+        expect(await deadLetterHandler(sqsEvent([record!]), context)).toEqual({
+          batchItemFailures: [],
+        });
+        queue.queues['dead-letter'].length = 0;
+        expect(decodeEntry(queue.sent.at(-1)!.body)).toMatchObject({
+          messageId,
+          redrives: round + 1,
+        });
+        queue.queues.delivery.length = 0;
+      }
+      queue.queues['dead-letter'].push({
+        ...entry!,
+        body: queue.sent.at(-1)!.body,
+        visibleAt: 0,
+        receives: 0,
+      });
+      const [last] = queue.receive('dead-letter');
+      await deadLetterHandler(sqsEvent([last!]), context);
 
-  it('hands a delay beyond 15 minutes to EventBridge Scheduler', async () => {
-    const { json } = await api('POST', `/v2/publish/${receiver.url}/much-later`, {
-      headers: { 'upstash-delay': '2h' },
-    });
-
-    const [call] = scheduler.commandCalls(CreateScheduleCommand);
-
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(call!.args[0].input).toMatchObject({
-      GroupName: 'sqstash',
-      ScheduleExpression: expect.stringMatching(/^at\(\d{4}-\d\d-\d\dT\d\d:\d\d:00\)$/),
-      ActionAfterCompletion: 'DELETE',
-      Target: { Arn: QUEUE_ARN, Input: JSON.stringify({ messageId: json!.messageId }) },
+      const dlq = await api<{ messages: { messageId: string; responseStatus: number }[] }>(
+        'GET',
+        '/v2/dlq',
+        {
+          rawQueryString: `messageId=${messageId}`,
+        },
+      );
+      expect(dlq.json!.messages).toEqual([
+        expect.objectContaining({ messageId, responseStatus: 0 }),
+      ]);
+      const { json } = await api<{ events: Event[] }>('GET', '/v2/events', {
+        rawQueryString: `messageId=${messageId}&state=FAILED`,
+      });
+      expect(json!.events).toEqual([
+        expect.objectContaining({
+          state: 'FAILED',
+          error: expect.stringMatching(/after 4 rounds of receives/),
+        }),
+      ]);
     });
   });
 
   it('refuses flow control with a 501 until the AWS runtime enforces it, storing nothing', async () => {
+    const before = await scan();
     const published = await api('POST', `/v2/publish/${receiver.url}/limited`, {
       headers: {
         'upstash-flow-control-key': 'llm',
@@ -195,57 +480,32 @@ describe('Lambda handlers in-process (dynalite, mocked SQS/Scheduler/Secrets, re
       json: { error: expect.stringContaining('flow control is not available') },
     });
     expect(key.status).toBe(501);
-    expect(sentEntries()).toEqual([]);
+    expect(queue.sent).toEqual([]);
+    expect(await scan()).toEqual(before);
   });
 
-  it('dead-letters a message on its last failure and queues its failure callback', async () => {
-    receiver.respondWith(() => ({ status: 500, body: 'down' }));
-    const { json } = await api('POST', `/v2/publish/${receiver.url}/down`, {
-      headers: { 'upstash-retries': '0', 'upstash-failure-callback': `${receiver.url}/failed` },
+  it('cancels a message under way by marking it: its next receive ends it CANCELED, unattempted', async () => {
+    receiver.respondWith((request) => ({ status: request.path === '/mark' ? 500 : 200 }));
+    const seen = receiver.requests.length;
+    const messageId = await publish('/mark', {
+      'upstash-retries': '3',
+      'upstash-retry-delay': '0',
     });
-    const messageId = String(json!.messageId);
+    await drain({ until: () => receiver.requests.length === seen + 1 });
 
-    const response = await deliver(messageId);
-    const dlq = await api('GET', '/v2/dlq');
+    // Retrying and due now: it may be under way, so the cancel marks it.
+    const cancel = await api('DELETE', `/v2/messages/${messageId}`);
+    await drain();
 
-    expect(response).toEqual({ batchItemFailures: [] });
-    const callbackEntry = sentEntries().at(-1)!;
-    expect(callbackEntry.messageId).not.toBe(messageId);
-    expect(dlq.json!.messages).toEqual(
-      expect.arrayContaining([expect.objectContaining({ messageId, responseStatus: 500 })]),
-    );
-  });
-
-  it('dead-letters a message SQS redrove after repeated crashes, with the reason', async () => {
-    const { json } = await api('POST', `/v2/publish/${receiver.url}/poison`, {});
-    const messageId = String(json!.messageId);
-    const record = sqsRecord({ body: JSON.stringify({ messageId }), receiveCount: 12 });
-
-    const response = await deadLetterHandler(sqsEvent([record]), context);
-    const entry = (await api('GET', '/v2/dlq', { rawQueryString: `messageId=${messageId}` })).json!;
-
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(entry.messages).toEqual([expect.objectContaining({ messageId, responseStatus: 0 })]);
-    expect(
-      (await api('GET', '/v2/events', { rawQueryString: `messageId=${messageId}&state=FAILED` }))
-        .json!.events,
-    ).toEqual([
-      expect.objectContaining({
-        state: 'FAILED',
-        error: expect.stringMatching(/after 12 receives/),
-      }),
+    expect(cancel.json).toEqual({ cancelled: 1 });
+    expect(receiver.requests.length).toBe(seen + 1);
+    expect(await statesOf(messageId)).toEqual([
+      'CREATED',
+      'ACTIVE',
+      'ERROR',
+      'RETRY',
+      'CANCEL_REQUESTED',
+      'CANCELED',
     ]);
-  });
-
-  it('drops an entry for a message that was never stored, once it is old enough', async () => {
-    const stale = sqsRecord({
-      body: JSON.stringify({ messageId: 'msg_never' }),
-      sentAt: Date.now() - 120_000,
-    });
-    const fresh = sqsRecord({ body: JSON.stringify({ messageId: 'msg_not_yet' }) });
-
-    const response = await deliveryHandler(sqsEvent([stale, fresh]), context);
-
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: fresh.messageId }] });
   });
 });

@@ -3,13 +3,14 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   DeleteScheduleCommand,
+  ListSchedulesCommand,
+  type ScheduleSummary,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
-import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse } from 'aws-lambda';
+import { decodeEntry, encodeReconcileBody } from '../../lambdas/adapters/aws/sqs-entries';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
-import { sqsEvent, sqsRecord } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
+import { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
   awsMocks,
@@ -25,37 +26,26 @@ const GROUP = 'sqstash-schedules';
 
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
-/** The message ids the functions put on the delivery queue, oldest first. */
-function queuedMessageIds(): string[] {
-  return sqs
-    .commandCalls(SendMessageCommand)
-    .map(
-      (call) => (JSON.parse(call.args[0].input.MessageBody!) as { messageId: string }).messageId,
-    );
-}
-
 /** The CreateSchedule calls' inputs, oldest first. */
 function created(): CreateScheduleCommandInput[] {
   return scheduler.commandCalls(CreateScheduleCommand).map((call) => call.args[0].input);
 }
 
-/** What EventBridge puts on the queue when the schedule fires: its Input, filled in. */
-function tickRecord(input: CreateScheduleCommandInput, tick: string, sqsMessageId: string) {
-  return sqsRecord({ body: input.Target!.Input!.replace(SCHEDULED_TIME, tick), sqsMessageId });
-}
-
-async function deliverMessage(messageId: string): Promise<SQSBatchResponse> {
-  return deliveryHandler(
-    sqsEvent([
-      sqsRecord({ body: JSON.stringify({ messageId }), sqsMessageId: `sqs-${messageId}` }),
-    ]),
-    context,
-  );
-}
-
-describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secrets, a real receiver)', () => {
+describe('Cron schedules on AWS, in-process (dynalite, fake SQS, mocked Scheduler/Secrets, a real receiver)', () => {
   let dynalite: Dynalite;
   let receiver: TestReceiver;
+  let queue: FakeSqs;
+
+  /** The message ids of the attempt entries the functions sent, oldest first. */
+  const queuedMessageIds = () =>
+    queue.sent.flatMap(({ body }) => {
+      const entry = decodeEntry(body);
+      return entry.kind === 'attempt' ? [entry.messageId] : [];
+    });
+  /** Puts what EventBridge puts on the queue when the schedule fires: its Input, filled in. */
+  const putTick = (input: CreateScheduleCommandInput, tick: string) =>
+    queue.put(input.Target!.Input!.replace(SCHEDULED_TIME, tick));
+  const drain = (idleMs = 0) => queue.drain({ delivery: deliveryHandler, context, idleMs });
 
   beforeAll(async () => {
     dynalite = await startLambdaEnvironment(GROUP);
@@ -67,8 +57,7 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
   });
   beforeEach(() => {
     sqs.reset();
-    sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-sent' });
-    sqs.on(ChangeMessageVisibilityCommand).resolves({});
+    queue = new FakeSqs(sqs).install();
     scheduler.reset();
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
     scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
@@ -111,33 +100,23 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
         },
       },
     ]);
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(queue.sent).toEqual([]);
   });
 
   it('publishes one message per tick, however often the tick arrives, and delivers it with Upstash-Schedule-Id', async () => {
     const { scheduleId, input } = await createSchedule('/daily', '30 6 * * *');
     const seen = receiver.requests.length;
 
-    const first = await deliveryHandler(
-      sqsEvent([tickRecord(input, '2026-11-24T06:30:00Z', 'sqs-tick-1')]),
-      context,
-    );
-    // Scheduler and SQS deliver at least once: the same tick again, alone and in one batch.
-    const again = await deliveryHandler(
-      sqsEvent([
-        tickRecord(input, '2026-11-24T06:30:00Z', 'sqs-tick-2'),
-        tickRecord(input, '2026-11-24T06:30:00Z', 'sqs-tick-3'),
-      ]),
-      context,
-    );
-    const [messageId, ...others] = queuedMessageIds();
-    const delivered = await deliverMessage(messageId!);
+    // Scheduler and SQS deliver at least once: the same tick three times, two in one batch.
+    putTick(input, '2026-11-24T06:30:00Z');
+    await drain();
+    putTick(input, '2026-11-24T06:30:00Z');
+    putTick(input, '2026-11-24T06:30:00Z');
+    await drain();
     const [request] = (await receiver.waitForRequests(seen + 1)).slice(seen);
 
-    expect(first).toEqual({ batchItemFailures: [] });
-    expect(again).toEqual({ batchItemFailures: [] });
-    expect(others).toEqual([]);
-    expect(delivered).toEqual({ batchItemFailures: [] });
+    expect(queuedMessageIds()).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(seen + 1);
     expect(request!.path).toBe('/daily');
     expect(request!.headers['upstash-schedule-id']).toBe(scheduleId);
     expect(request!.body.toString()).toBe('tick of /daily');
@@ -154,8 +133,9 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
   it('publishes the next tick as a new message', async () => {
     const { input } = await createSchedule('/hourly', '0 * * * *');
 
-    await deliveryHandler(sqsEvent([tickRecord(input, '2026-11-24T10:00:00Z', 'sqs-a')]), context);
-    await deliveryHandler(sqsEvent([tickRecord(input, '2026-11-24T11:00:00Z', 'sqs-b')]), context);
+    putTick(input, '2026-11-24T10:00:00Z');
+    putTick(input, '2026-11-24T11:00:00Z');
+    await drain();
 
     const ids = queuedMessageIds();
     expect(ids).toHaveLength(2);
@@ -188,12 +168,10 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
     const { scheduleId, input } = await createSchedule('/paused', '0 12 * * *');
     await api('PATCH', `/v2/schedules/${scheduleId}/pause`);
 
-    const response = await deliveryHandler(
-      sqsEvent([tickRecord(input, '2026-11-24T12:00:00Z', 'sqs-paused')]),
-      context,
-    );
+    putTick(input, '2026-11-24T12:00:00Z');
+    await drain();
 
-    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queue.queues.delivery).toEqual([]);
     expect(queuedMessageIds()).toEqual([]);
     expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(0);
   });
@@ -212,14 +190,10 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
   });
 
   it('deletes the EventBridge schedule of a schedule that no longer exists when its tick arrives', async () => {
-    const orphan = JSON.stringify({ scheduleId: 'scd_gone', tick: '2026-11-24T12:00:00Z' });
+    queue.put(JSON.stringify({ scheduleId: 'scd_gone', tick: '2026-11-24T12:00:00Z' }));
+    await drain();
 
-    const response = await deliveryHandler(
-      sqsEvent([sqsRecord({ body: orphan, sqsMessageId: 'sqs-orphan' })]),
-      context,
-    );
-
-    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queue.queues.delivery).toEqual([]);
     expect(queuedMessageIds()).toEqual([]);
     expect(scheduler.commandCalls(DeleteScheduleCommand).map((call) => call.args[0].input)).toEqual(
       [{ Name: 'cron.scd_gone', GroupName: GROUP }],
@@ -228,20 +202,57 @@ describe('Cron schedules on AWS, in-process (dynalite, mocked SQS/Scheduler/Secr
 
   it('leaves a tick that could not fire to SQS, and fires it once when it comes back', async () => {
     const { input } = await createSchedule('/flaky-queue', '15 * * * *');
-    sqs.on(SendMessageCommand).rejectsOnce(new Error('SQS is unavailable'));
+    queue.failNextSends(1);
+    const seen = receiver.requests.length;
+    const entry = putTick(input, '2026-11-24T10:15:00Z');
 
-    const failed = await deliveryHandler(
-      sqsEvent([tickRecord(input, '2026-11-24T10:15:00Z', 'sqs-flaky')]),
-      context,
-    );
-    const retried = await deliveryHandler(
-      sqsEvent([tickRecord(input, '2026-11-24T10:15:00Z', 'sqs-flaky')]),
-      context,
-    );
+    await drain(1_500);
 
-    expect(failed).toEqual({ batchItemFailures: [{ itemIdentifier: 'sqs-flaky' }] });
-    expect(retried).toEqual({ batchItemFailures: [] });
-    // The failed publish's SendMessage, then the one that went through.
-    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(2);
+    // Kept on the queue and received again within seconds (ChangeMessageVisibility), then fired.
+    expect(entry.receives).toBe(2);
+    expect(queue.queues.delivery).toEqual([]);
+    expect(queuedMessageIds()).toHaveLength(1);
+    const delivered = (await receiver.waitForRequests(seen + 1)).slice(seen);
+    expect(delivered.map((request) => request.path)).toEqual(['/flaky-queue']);
+  });
+
+  it('puts back, from the stored schedules, an EventBridge schedule whose CreateSchedule failed', async () => {
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejectsOnce(new Error('Scheduler is unavailable'))
+      .resolves({ ScheduleArn: 'arn:schedule' });
+    const response = await api('POST', `/v2/schedules/${receiver.url}/unfired`, {
+      headers: { 'upstash-cron': '0 8 * * *' },
+    });
+    // The schedule is stored (the store is the truth), but its EventBridge schedule is missing.
+    expect(response.status).toBe(500);
+    const [stored] = (
+      await api<{ scheduleId: string; destination: string }[]>('GET', '/v2/schedules')
+    ).json!.filter((schedule) => schedule.destination.endsWith('/unfired'));
+    expect(stored).toBeDefined();
+    const missing = created().at(-1)!;
+    // EventBridge lists every schedule but the missing one, and one a deleted schedule left.
+    const listed: ScheduleSummary[] = [
+      ...scheduler.commandCalls(CreateScheduleCommand).slice(0, -1),
+    ].map((call) => ({
+      Name: call.args[0].input.Name,
+      State: 'ENABLED',
+      LastModificationDate: new Date(),
+    }));
+    listed.push({ Name: 'cron.scd_deleted', State: 'ENABLED', LastModificationDate: new Date(0) });
+    scheduler.on(ListSchedulesCommand).resolves({ Schedules: listed });
+
+    queue.put(encodeReconcileBody().replace(SCHEDULED_TIME, '2026-11-24T10:20:00Z'));
+    await drain();
+
+    expect(created().at(-1)).toEqual(missing);
+    expect(missing.Name).toBe(`cron.${stored!.scheduleId}`);
+    expect(scheduler.commandCalls(ListSchedulesCommand)[0]!.args[0].input).toEqual({
+      GroupName: GROUP,
+      NamePrefix: 'cron.',
+    });
+    expect(scheduler.commandCalls(DeleteScheduleCommand).map((call) => call.args[0].input)).toEqual(
+      [{ Name: 'cron.scd_deleted', GroupName: GROUP }],
+    );
   });
 });

@@ -36,8 +36,10 @@ describe('resolveSqstashConfig', () => {
     expect(config).toMatchObject({
       maxRetries: 5,
       defaultRetries: 3,
-      maxReceiveCount: 15,
+      maxReceiveCount: 10,
       deliveryConcurrency: 10,
+      frontDoor: 'httpApi',
+      visibility: 'eventual',
       logLevel: 'INFO',
       tracing: false,
       logRetentionDays: 30,
@@ -65,7 +67,7 @@ describe('resolveSqstashConfig', () => {
     );
 
     expect(config.maxRetries).toBe(8);
-    expect(config.maxReceiveCount).toBe(21);
+    expect(config.maxReceiveCount).toBe(10);
     expect(config.maxAttemptTimeout.toSeconds()).toBe(600);
     expect(config.deliveryTimeout.toSeconds()).toBe(660);
     expect(config.retention.toHours()).toBe(36);
@@ -84,6 +86,26 @@ describe('resolveSqstashConfig', () => {
     expect(config.maxAttemptTimeout.toSeconds()).toBe(120);
   });
 
+  it('allows an API timeout up to 15 minutes behind a Function URL, 30 seconds behind the HTTP API', () => {
+    const longApi = { apiTimeout: Duration.minutes(5) };
+
+    const behindUrl = resolveSqstashConfig(
+      longApi,
+      contextOf({ [CONTEXT_KEYS.frontDoor]: 'functionUrl' }),
+    );
+
+    expect(behindUrl.frontDoor).toBe('functionUrl');
+    expect(behindUrl.apiTimeout.toMinutes()).toBe(5);
+    expect(errorMessageOf(() => resolveSqstashConfig(longApi, noContext))).toContain(
+      'prop apiTimeout: 5 minutes is outside 1 second..30 seconds',
+    );
+    expect(
+      errorMessageOf(() =>
+        resolveSqstashConfig({}, contextOf({ [CONTEXT_KEYS.frontDoor]: 'cloudfront' })),
+      ),
+    ).toContain('context sqstash:frontDoor: "cloudfront" is not one of httpApi, functionUrl');
+  });
+
   it('lowers the default retries to a cap below 3', () => {
     expect(resolveSqstashConfig({ maxRetries: 1 }, noContext).defaultRetries).toBe(1);
   });
@@ -94,7 +116,7 @@ describe('resolveSqstashConfig', () => {
         {
           maxRetries: 10,
           defaultRetries: 11,
-          maxReceiveCount: 12,
+          maxReceiveCount: 4,
           deliveryConcurrency: 1,
           maxAttemptTimeout: Duration.minutes(15),
           apiTimeout: Duration.seconds(31),
@@ -112,7 +134,7 @@ describe('resolveSqstashConfig', () => {
     expect(message.split('\n')).toEqual([
       'Invalid sqstash configuration:',
       '  - prop defaultRetries: 11 is outside 0..10',
-      '  - prop maxReceiveCount: 12 is outside 15..1000',
+      '  - prop maxReceiveCount: 4 is outside 5..1000',
       '  - prop deliveryConcurrency: 1 is outside 2..1000',
       '  - prop maxAttemptTimeout: 15 minutes is outside 1 second..14 minutes',
       '  - prop apiTimeout: 31 seconds is outside 1 second..30 seconds',

@@ -1,23 +1,31 @@
-import type { CfnElement } from 'aws-cdk-lib';
 import { Stack, Validations } from 'aws-cdk-lib';
+import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { SqstashStackProps } from '../../lib/config';
+import { FUNCTION_URL_AUTH_RULE, SqstashChecks } from '../../lib/nag-checks';
 import { buildStack } from './cdk-app';
 
 type Violation = { ruleName: string; severity: string; paths: string[] };
 
-/** Runs cdk-nag's AwsSolutions pack over the app; every finding not acknowledged, errors and warnings. */
+/**
+ * Runs cdk-nag's AwsSolutions pack and the stack's own checks over the app, as bin/app.ts does;
+ * every finding not acknowledged, errors and warnings.
+ */
 function violationsOf(scope: IConstruct): Violation[] {
-  const report = new AwsSolutionsChecks().validateScope(scope);
-  return report.violations.map((violation) => ({
-    ruleName: violation.ruleName,
-    severity: violation.severity ?? 'error',
-    paths: violation.violatingResources.map(
-      (resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?',
-    ),
-  }));
+  const reports = [new AwsSolutionsChecks(), new SqstashChecks()].map((pack) =>
+    pack.validateScope(scope),
+  );
+  return reports
+    .flatMap((report) => report.violations)
+    .map((violation) => ({
+      ruleName: violation.ruleName,
+      severity: violation.severity ?? 'error',
+      paths: violation.violatingResources.map(
+        (resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?',
+      ),
+    }));
 }
 
 /** Every acknowledgement in the tree, as `path: findingId` -> reason. */
@@ -44,6 +52,7 @@ describe('cdk-nag AwsSolutions', () => {
         alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops',
       },
     ],
+    ['a stack behind a Function URL', { frontDoor: 'functionUrl' }],
   ])('finds nothing unacknowledged, errors or warnings, in %s', (_name, props) => {
     const { app } = buildStack(props);
 
@@ -53,9 +62,7 @@ describe('cdk-nag AwsSolutions', () => {
   it('acknowledges exactly these findings, each with a specific reason', () => {
     const { app, stack } = buildStack({ tracing: true });
     const groupName = stack.scheduling.scheduleGroup.scheduleGroupName;
-    const tableId = stack.getLogicalId(stack.storage.table.node.defaultChild as CfnElement);
     const scheduleFinding = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${groupName}/*]`;
-    const indexFinding = `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/index/*]`;
 
     const acknowledged = acknowledgementsOf(app);
 
@@ -68,10 +75,6 @@ describe('cdk-nag AwsSolutions', () => {
         'Sqstash/Api/HttpApi: AwsSolutions-APIG4',
         `Sqstash/Api/Handler/Role: ${scheduleFinding}`,
         `Sqstash/DeliveryPipeline/Delivery/Role: ${scheduleFinding}`,
-        `Sqstash/DeliveryPipeline/DeadLetter/Role: ${scheduleFinding}`,
-        `Sqstash/Api/Handler/Role: ${indexFinding}`,
-        `Sqstash/DeliveryPipeline/Delivery/Role: ${indexFinding}`,
-        `Sqstash/DeliveryPipeline/DeadLetter/Role: ${indexFinding}`,
         'Sqstash/Api/Handler/Role: AwsSolutions-IAM5[Resource::*]',
         'Sqstash/DeliveryPipeline/Delivery/Role: AwsSolutions-IAM5[Resource::*]',
         'Sqstash/DeliveryPipeline/DeadLetter/Role: AwsSolutions-IAM5[Resource::*]',
@@ -82,11 +85,35 @@ describe('cdk-nag AwsSolutions', () => {
     }
   });
 
-  it('does not acknowledge the X-Ray wildcard when tracing is off', () => {
+  it('acknowledges a wildcard only for scheduler:ListSchedules when tracing is off', () => {
     const { app } = buildStack();
 
-    expect([...acknowledgementsOf(app).keys()].some((key) => key.endsWith('[Resource::*]'))).toBe(
-      false,
+    const wildcards = [...acknowledgementsOf(app)].filter(([key]) => key.endsWith('[Resource::*]'));
+
+    expect(wildcards).toEqual([
+      [
+        'Sqstash/DeliveryPipeline/Delivery/Role: AwsSolutions-IAM5[Resource::*]',
+        expect.stringMatching(/^scheduler:ListSchedules supports no resource-level permissions/),
+      ],
+    ]);
+  });
+
+  it('acknowledges the open Function URL, and only with that front door', () => {
+    const behindUrl = acknowledgementsOf(buildStack({ frontDoor: 'functionUrl' }).app);
+    const behindApi = acknowledgementsOf(buildStack().app);
+
+    const urlFinding = `Sqstash/Api/Handler/Function/FunctionUrl: ${FUNCTION_URL_AUTH_RULE}`;
+    expect(behindUrl.get(urlFinding)).toMatch(/cannot sign requests with SigV4/);
+    expect(behindUrl.has('Sqstash/Api/HttpApi: AwsSolutions-APIG4')).toBe(false);
+    expect(behindApi.has(urlFinding)).toBe(false);
+  });
+
+  it('finds an open Function URL nobody acknowledged', () => {
+    const { app, stack } = buildStack();
+    stack.api.handler.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+
+    expect(violationsOf(app).map((violation) => violation.ruleName)).toContain(
+      FUNCTION_URL_AUTH_RULE,
     );
   });
 

@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Match } from 'aws-cdk-lib/assertions';
+import { encodeReconcileBody } from '../../lambdas/adapters/aws/sqs-entries';
 import { TABLE } from '../../lambdas/adapters/aws/table';
 import { AWS_ENV } from '../../lambdas/aws/env-vars';
 import { CONTEXT_KEYS } from '../../lib/config';
@@ -53,12 +54,12 @@ const SQS = 'AWS::SQS::Queue';
 const FUNCTION = 'AWS::Lambda::Function';
 
 describe('SqstashStack: delivery queue and dead-letter queue', () => {
-  it('raises the delivery queue to 1 MiB messages, keeps them 14 days and dead-letters after 15 receives', () => {
+  it('raises the delivery queue to 1 MiB messages, keeps them 14 days and dead-letters after 10 receives', () => {
     template.hasResourceProperties(SQS, {
       MaximumMessageSize: 1_048_576,
       MessageRetentionPeriod: 14 * 24 * 3600,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: arnOf(SQS, DLQ), maxReceiveCount: 15 },
+      RedrivePolicy: { deadLetterTargetArn: arnOf(SQS, DLQ), maxReceiveCount: 10 },
     });
   });
 
@@ -140,7 +141,7 @@ describe('SqstashStack: event sources', () => {
 });
 
 describe('SqstashStack: table', () => {
-  it('is on-demand with TTL on `ttl`, point-in-time recovery and the shared schema', () => {
+  it('is on-demand with TTL on `ttl`, point-in-time recovery and the shared schema, without indexes', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
@@ -149,14 +150,7 @@ describe('SqstashStack: table', () => {
       ],
       TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      GlobalSecondaryIndexes: [TABLE.gsi1, TABLE.gsi2].map((index) => ({
-        IndexName: index.name,
-        KeySchema: [
-          { AttributeName: index.partitionKey, KeyType: 'HASH' },
-          { AttributeName: index.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      })),
+      GlobalSecondaryIndexes: Match.absent(),
     });
   });
 
@@ -214,6 +208,9 @@ describe('SqstashStack: functions', () => {
           [AWS_ENV.maxTimeout]: '300s',
           [AWS_ENV.dedupWindow]: `${90 * 86_400}s`,
           [AWS_ENV.retention]: `${14 * 86_400}s`,
+          [AWS_ENV.visibility]: 'eventual',
+          [AWS_ENV.functionTimeout]: '29s',
+          [AWS_ENV.tracing]: 'false',
           [AWS_ENV.logLevel]: 'INFO',
           [AWS_ENV.serviceName]: 'sqstash',
           [AWS_ENV.metricsNamespace]: 'sqstash',
@@ -290,7 +287,7 @@ describe('SqstashStack: least-privilege grants', () => {
     ]);
   });
 
-  it('lets the delivery function consume and send on the delivery queue, use the table, manage schedules and read secrets', () => {
+  it('lets the delivery function consume and send on the delivery queue, use the table, manage and list schedules and read the signing keys', () => {
     expect(allActionsOf(DELIVERY_ROLE)).toEqual(
       [
         ...LOGS,
@@ -299,33 +296,31 @@ describe('SqstashStack: least-privilege grants', () => {
         ...TABLE_RW,
         ...SCHEDULE,
         ...DELETE_SCHEDULE,
+        'scheduler:ListSchedules',
         ...READ_SECRET,
       ].sort(),
     );
     expect(resourcesFor(DELIVERY_ROLE, 'sqs:ChangeMessageVisibility')).toEqual([arnOf(SQS, QUEUE)]);
+    // It signs deliveries; it serves no API, so the token is not its business.
+    expect(resourcesFor(DELIVERY_ROLE, 'secretsmanager:GetSecretValue')).toEqual([
+      ref('AWS::SecretsManager::Secret', 'SecretsSigningKeys'),
+    ]);
   });
 
-  it('lets the dead-letter function consume the dead-letter queue, send to the delivery queue, use the table, schedule and read secrets', () => {
+  it('lets the dead-letter function consume the dead-letter queue, send to the delivery queue and use the table, nothing more', () => {
     expect(allActionsOf(DEAD_LETTER_ROLE)).toEqual(
-      [...LOGS, ...CONSUME, ...SEND, ...TABLE_RW, ...SCHEDULE, ...READ_SECRET].sort(),
+      [...LOGS, ...CONSUME, ...SEND, ...TABLE_RW].sort(),
     );
     expect(resourcesFor(DEAD_LETTER_ROLE, 'sqs:ReceiveMessage')).toEqual([arnOf(SQS, DLQ)]);
     expect(resourcesFor(DEAD_LETTER_ROLE, 'sqs:SendMessage')).toEqual([arnOf(SQS, QUEUE)]);
   });
 
   it.each([API_ROLE, DELIVERY_ROLE, DEAD_LETTER_ROLE])(
-    'scopes %s to this table, its queues, its secrets and its own log group',
+    'scopes %s to this table, its queues and its own log group',
     (rolePrefix) => {
       expect(resourcesFor(rolePrefix, 'dynamodb:PutItem')).toEqual([
         arnOf('AWS::DynamoDB::Table', 'StorageTable'),
-        { 'Fn::Join': ['', [arnOf('AWS::DynamoDB::Table', 'StorageTable'), '/index/*']] },
       ]);
-      expect(resourcesFor(rolePrefix, 'secretsmanager:GetSecretValue')).toEqual(
-        expect.arrayContaining([
-          ref('AWS::SecretsManager::Secret', 'SecretsSigningKeys'),
-          ref('AWS::SecretsManager::Secret', 'SecretsToken'),
-        ]),
-      );
       const functionPrefix = rolePrefix.replace(/Role$/, '');
       expect(resourcesFor(rolePrefix, 'logs:PutLogEvents')).toEqual([
         arnOf('AWS::Logs::LogGroup', `${functionPrefix}LogGroup`),
@@ -353,13 +348,11 @@ describe('SqstashStack: least-privilege grants', () => {
     for (const [, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
-    for (const rolePrefix of [API_ROLE, DELIVERY_ROLE, DEAD_LETTER_ROLE]) {
+    for (const rolePrefix of [API_ROLE, DELIVERY_ROLE]) {
       expect(resourcesFor(rolePrefix, 'iam:PassRole')).toEqual([
         arnOf('AWS::IAM::Role', 'SchedulingRole'),
       ]);
       expect(resourcesFor(rolePrefix, 'scheduler:CreateSchedule')).toEqual(scheduleArns);
-    }
-    for (const rolePrefix of [API_ROLE, DELIVERY_ROLE]) {
       expect(resourcesFor(rolePrefix, 'scheduler:DeleteSchedule')).toEqual(scheduleArns);
     }
   });
@@ -384,9 +377,18 @@ describe('SqstashStack: least-privilege grants', () => {
 });
 
 describe('SqstashStack: scheduler and secrets', () => {
-  it('creates one schedule group and no schedules', () => {
+  it('creates one schedule group, and in it one schedule: the reconcile pass, every 10 minutes', () => {
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
-    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      GroupName: built.stack.scheduling.scheduleGroup.scheduleGroupName,
+      ScheduleExpression: 'rate(10 minutes)',
+      Target: Match.objectLike({
+        Arn: arnOf(SQS, QUEUE),
+        RoleArn: arnOf('AWS::IAM::Role', 'SchedulingRole'),
+        Input: encodeReconcileBody(),
+      }),
+    });
     template.hasResourceProperties(FUNCTION, {
       Environment: {
         Variables: Match.objectLike({
@@ -476,19 +478,77 @@ describe('SqstashStack: API', () => {
   });
 });
 
+describe('SqstashStack: the Function URL front door (sqstash:frontDoor=functionUrl)', () => {
+  let behindUrl: Template;
+  beforeAll(() => {
+    behindUrl = buildStack({}, { [CONTEXT_KEYS.frontDoor]: 'functionUrl' }).template;
+  });
+
+  it('serves the API function from a Function URL open to the internet, the token its lock, and no API Gateway', () => {
+    behindUrl.resourceCountIs('AWS::Lambda::Url', 1);
+    behindUrl.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'BUFFERED',
+      TargetFunctionArn: {
+        'Fn::GetAtt': [onlyResource(behindUrl, FUNCTION, 'ApiHandlerFunction')[0], 'Arn'],
+      },
+    });
+    behindUrl.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: '*',
+      FunctionUrlAuthType: 'NONE',
+    });
+    for (const type of ['AWS::ApiGatewayV2::Api', 'AWS::ApiGatewayV2::Route']) {
+      behindUrl.resourceCountIs(type, 0);
+    }
+    const [urlId] = onlyResource(behindUrl, 'AWS::Lambda::Url', 'ApiHandlerFunction');
+    behindUrl.hasOutput('*', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+  });
+
+  it('keeps one log group per function and nothing for an access log', () => {
+    behindUrl.resourceCountIs('AWS::Logs::LogGroup', 3);
+  });
+});
+
 describe('SqstashStack: monitoring', () => {
-  it('alarms when entries wait in the dead-letter queue for three periods', () => {
+  it('alarms when an entry waits a whole period in the dead-letter queue, or its function fails on one', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [
-        { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(SQS, DLQ), 'QueueName'] } },
+      Metrics: [
+        Match.objectLike({
+          Expression: 'IF(waiting >= 1 OR FILL(failures, 0) >= 1, 1, 0)',
+          ReturnData: true,
+        }),
+        {
+          Id: 'waiting',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: 'ApproximateNumberOfMessagesVisible',
+              Dimensions: [
+                { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(SQS, DLQ), 'QueueName'] } },
+              ],
+            },
+            Period: 300,
+            Stat: 'Minimum',
+          },
+          ReturnData: false,
+        },
+        {
+          Id: 'failures',
+          MetricStat: {
+            Metric: {
+              Namespace: 'sqstash',
+              MetricName: 'DeadLetterFailures',
+              Dimensions: [{ Name: 'service', Value: 'sqstash' }],
+            },
+            Period: 300,
+            Stat: 'Sum',
+          },
+          ReturnData: false,
+        },
       ],
-      Statistic: 'Maximum',
-      Period: 300,
       Threshold: 1,
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 3,
+      EvaluationPeriods: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
     });
@@ -527,7 +587,7 @@ describe('SqstashStack: monitoring', () => {
   it('draws the message counters, queue depth and age, and function errors and throttles', () => {
     const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard', 'Monitoring');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const metric of ['Published', 'Delivered', 'Retried', 'Failed']) {
+    for (const metric of ['Published', 'Delivered', 'Retried', 'Failed', 'DeadLetterFailures']) {
       expect(body).toContain(`\\"sqstash\\",\\"${metric}\\",\\"service\\",\\"sqstash\\"`);
     }
     for (const metric of [
@@ -545,6 +605,7 @@ describe('SqstashStack: settings', () => {
   it('carries props into the queue, the event source, the functions and the alarms', () => {
     const { template: custom } = buildStack({
       maxRetries: 20,
+      maxReceiveCount: 45,
       deliveryConcurrency: 50,
       maxAttemptTimeout: Duration.minutes(10),
       tracing: true,

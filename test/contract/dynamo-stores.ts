@@ -1,17 +1,22 @@
-import { DynamoDeadLetterStore } from '../../lambdas/adapters/aws/dynamo-dead-letter-store';
-import { DynamoDeliveryLedger } from '../../lambdas/adapters/aws/dynamo-delivery-ledger';
-import { DynamoEventLog } from '../../lambdas/adapters/aws/dynamo-event-log';
-import { DynamoMessageStore } from '../../lambdas/adapters/aws/dynamo-message-store';
-import type { DynamoStoreOptions } from '../../lambdas/adapters/aws/dynamo-message-table';
-import { DynamoPendingMessageList } from '../../lambdas/adapters/aws/dynamo-pending-message-list';
-import { DynamoQueueStore } from '../../lambdas/adapters/aws/dynamo-queue-store';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { AwsStorage } from '../../lambdas/adapters/aws/aws-storage';
+import { createAwsStorage } from '../../lambdas/adapters/aws/aws-storage';
+import { DynamoCalls } from '../../lambdas/adapters/aws/dynamo-calls';
+import type { Visibility } from '../../lambdas/adapters/aws/message-router';
+import type { AttemptEntry } from '../../lambdas/adapters/aws/sqs-entries';
+import { decodeEntry } from '../../lambdas/adapters/aws/sqs-entries';
+import { systemClock } from '../../lambdas/ports/clock';
 import type { Dynalite } from '../helpers/dynalite';
 import { startDynalite } from '../helpers/dynalite';
+import { FakeSqs } from '../helpers/fake-sqs';
 import type { StoresUnderTest } from './stores-under-test';
 
-const LEASE_MS = 60_000;
+const DAY_MS = 86_400_000;
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sqstash-delivery';
 
 let server: Dynalite | undefined;
+const sqsStub = mockClient(SQSClient);
 
 /**
  * Starts one dynalite for the calling test file (call it at the top level, before the suites);
@@ -31,37 +36,77 @@ export function useDynalite(): () => Dynalite {
   };
 }
 
-export type DynamoStores = StoresUnderTest & {
-  readonly messages: DynamoMessageStore;
-  readonly ledger: DynamoDeliveryLedger;
-  readonly queues: DynamoQueueStore;
-  readonly options: DynamoStoreOptions;
-};
+export type DynamoStores = StoresUnderTest &
+  AwsStorage & {
+    readonly client: Dynalite['client'];
+    readonly tableName: string;
+    readonly sqs: FakeSqs;
+    /** Messages handed to EventBridge Scheduler, to wake when due. */
+    readonly wakes: { messageId: string; dueAt: number; sentBy?: string }[];
+  };
 
-/** The AWS runtime's stores on a fresh table, for the contract suites. */
+/**
+ * The AWS runtime's stores on a fresh table, for the contract suites. They run with every
+ * message recorded at publish (`visibility: 'immediate'`), the setting under which the AWS
+ * store's visibility is the port's; what the default changes is tested in test/aws. SQS is a
+ * fake that keeps what is sent (nothing is delivered).
+ */
 export async function makeDynamoStores(
-  overrides: Partial<DynamoStoreOptions> = {},
+  options: { readonly visibility?: Visibility; readonly watermarkMs?: number } = {},
 ): Promise<DynamoStores> {
   if (!server) throw new Error('useDynalite() must be called at the top of the test file');
   const dynalite = server;
   const tableName = await dynalite.createTable();
-  const options: DynamoStoreOptions = { client: dynalite.client, tableName, ...overrides };
-  const ledger = new DynamoDeliveryLedger(options);
+  sqsStub.reset();
+  const sqs = new FakeSqs(sqsStub).install();
+  const wakes: DynamoStores['wakes'] = [];
+  const storage = createAwsStorage({
+    dynamo: dynalite.client,
+    tableName,
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    queueUrl: QUEUE_URL,
+    scheduler: {
+      scheduleWake: async (messageId, dueAt, sentBy) => {
+        wakes.push({ messageId, dueAt, ...(sentBy !== undefined && { sentBy }) });
+      },
+    },
+    clock: systemClock,
+    retentionMs: 14 * DAY_MS,
+    visibility: options.visibility ?? 'immediate',
+    claimProvisionalMs: 60_000,
+    listingWatermarkMs: options.watermarkMs ?? 0,
+  });
+  /** The latest attempt entry sent for a message. */
+  const entryOf = (messageId: string): AttemptEntry => {
+    for (const { body } of [...sqs.sent].reverse()) {
+      const entry = decodeEntry(body);
+      if (entry.kind === 'attempt' && entry.messageId === messageId) return entry;
+    }
+    throw new Error(`no attempt entry was sent for ${messageId}`);
+  };
   return {
-    options,
-    messages: new DynamoMessageStore(options),
-    deadLetters: new DynamoDeadLetterStore(options),
-    events: new DynamoEventLog(options),
-    pending: new DynamoPendingMessageList(options),
-    queues: new DynamoQueueStore(options),
-    ledger,
-    startAttempt: async (messageId, nowMs) => {
-      const claim = await ledger.claim(messageId, nowMs, nowMs + LEASE_MS);
-      if (claim.kind !== 'claimed') {
-        throw new Error(`${messageId} could not be claimed at ${nowMs}: ${claim.kind}`);
+    ...storage,
+    pending: storage.pendingMessages,
+    client: dynalite.client,
+    tableName,
+    sqs,
+    wakes,
+    // An attempt starts when the delivery function takes the entry and finds it may go.
+    startAttempt: async (messageId) => {
+      const decision = await storage.messages.prepareAttempt(entryOf(messageId), 1);
+      if (decision.kind !== 'attempt') {
+        throw new Error(`${messageId} could not be attempted: ${decision.reason}`);
       }
     },
-    abandonAttempt: (messageId) => ledger.release(messageId),
+    // An attempt given back uncounted: its entry is received again.
+    abandonAttempt: async (messageId) => {
+      await storage.messages.prepareAttempt(entryOf(messageId), 2);
+    },
     cleanup: () => dynalite.deleteTable(tableName),
   };
+}
+
+/** The table's calls, for tests that look at items directly. */
+export function callsOf(stores: DynamoStores): DynamoCalls {
+  return new DynamoCalls({ client: stores.client, tableName: stores.tableName });
 }

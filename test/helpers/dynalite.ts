@@ -67,32 +67,19 @@ export async function startDynalite(): Promise<Dynalite> {
   };
 }
 
-/** The table as the CDK stack creates it: string keys, two GSIs projecting every attribute. */
+/** The table as the CDK stack creates it: string keys, no secondary index. */
 function tableSchema(name: string): ConstructorParameters<typeof CreateTableCommand>[0] {
-  const keys = [
-    TABLE.partitionKey,
-    TABLE.sortKey,
-    TABLE.gsi1.partitionKey,
-    TABLE.gsi1.sortKey,
-    TABLE.gsi2.partitionKey,
-    TABLE.gsi2.sortKey,
-  ];
   return {
     TableName: name,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: keys.map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+    AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey].map((AttributeName) => ({
+      AttributeName,
+      AttributeType: 'S',
+    })),
     KeySchema: [
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: [TABLE.gsi1, TABLE.gsi2].map((index) => ({
-      IndexName: index.name,
-      KeySchema: [
-        { AttributeName: index.partitionKey, KeyType: 'HASH' },
-        { AttributeName: index.sortKey, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    })),
   };
 }
 

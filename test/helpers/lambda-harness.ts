@@ -71,6 +71,8 @@ export async function startLambdaEnvironment(scheduleGroup: string): Promise<Dyn
     SQSTASH_TOKEN_SECRET_ARN: DEPLOYED.tokenSecretArn,
     SQSTASH_SIGNING_KEYS_SECRET_ARN: DEPLOYED.keysSecretArn,
     SQSTASH_MAX_TIMEOUT: '10s',
+    SQSTASH_RETENTION: '14d',
+    SQSTASH_FUNCTION_TIMEOUT: '70s',
     // The receivers run on 127.0.0.1, which the AWS runtime refuses by default.
     SQSTASH_ALLOW_LOOPBACK_DESTINATIONS: 'true',
   });

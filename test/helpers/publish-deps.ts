@@ -8,18 +8,41 @@ import { SqliteQueueStore } from '../../lambdas/adapters/embedded/sqlite-queue-s
 import { SqliteUrlGroupStore } from '../../lambdas/adapters/embedded/sqlite-url-group-store';
 import type { CoreConfig } from '../../lambdas/core/config';
 import type { PublishDeps } from '../../lambdas/core/publish';
-import type { DeliveryQueue } from '../../lambdas/ports/message-store';
+import type { MessageStore } from '../../lambdas/ports/message-store';
 import { fixedClock, sequentialIds, T0 } from './messages';
 
-/** A DeliveryQueue that only records what it was handed. */
-export function recordingQueue(): DeliveryQueue & {
-  enqueued: { messageId: string; dueAt: number }[];
-} {
-  const enqueued: { messageId: string; dueAt: number }[] = [];
+/** A message the store took, with the time it is due: what the store makes deliverable. */
+export type StoredEntry = { messageId: string; dueAt: number };
+
+/**
+ * The store, recording every message it inserted (not those a dedup claim turned away), in
+ * order: what it was asked to deliver, and when.
+ */
+export function recordingStore<T extends MessageStore>(
+  store: T,
+): { store: MessageStore; stored: StoredEntry[] } {
+  const stored: StoredEntry[] = [];
+  const record = (message: { messageId: string; notBefore: number }) =>
+    stored.push({ messageId: message.messageId, dueAt: message.notBefore });
   return {
-    enqueued,
-    async enqueue(messageId, dueAt) {
-      enqueued.push({ messageId, dueAt });
+    stored,
+    store: {
+      insertMessage: async (message, dedup, nowMs) => {
+        const result = await store.insertMessage(message, dedup, nowMs);
+        if (result.inserted) record(message);
+        return result;
+      },
+      insertMessages: async (messages, nowMs) => {
+        const results = await store.insertMessages(messages, nowMs);
+        results.forEach((result, index) => {
+          if (result.inserted) record(messages[index]!.message);
+        });
+        return results;
+      },
+      getMessage: (messageId) => store.getMessage(messageId),
+      getPendingMessage: (messageId) => store.getPendingMessage(messageId),
+      settleAttempt: (settlement) => store.settleAttempt(settlement),
+      cancelMessages: (filter, nowMs) => store.cancelMessages(filter, nowMs),
     },
   };
 }
@@ -29,7 +52,8 @@ export type PublishFixture = {
   db: Database.Database;
   store: SqliteMessageStore;
   urlGroups: SqliteUrlGroupStore;
-  queue: ReturnType<typeof recordingQueue>;
+  /** What the store inserted, in order (recordingStore). */
+  stored: StoredEntry[];
   clock: ReturnType<typeof fixedClock>;
   /** Rows in the messages table. */
   storedCount(): number;
@@ -38,18 +62,17 @@ export type PublishFixture = {
 
 /**
  * The core's publish dependencies on a fresh SQLite file: real stores, a fixed clock at T0,
- * sequential ids (`msg_1`, `msg_2`, …) and a queue that records what it was handed.
+ * sequential ids (`msg_1`, `msg_2`, …), recording what the store inserted.
  */
 export function publishFixture(config: CoreConfig): PublishFixture {
   const dataDir = mkdtempSync(join(tmpdir(), 'sqstash-publish-'));
   const db = openDatabase(dataDir, 'NORMAL');
   const store = new SqliteMessageStore(db);
   const urlGroups = new SqliteUrlGroupStore(db);
-  const queue = recordingQueue();
+  const recording = recordingStore(store);
   const clock = fixedClock(T0);
   const deps: PublishDeps = {
-    store,
-    queue,
+    store: recording.store,
     clock,
     ids: sequentialIds(),
     config,
@@ -61,7 +84,7 @@ export function publishFixture(config: CoreConfig): PublishFixture {
     db,
     store,
     urlGroups,
-    queue,
+    stored: recording.stored,
     clock,
     storedCount: () => (db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n,
     cleanup: () => {

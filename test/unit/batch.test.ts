@@ -45,7 +45,7 @@ describe('publishBatch', () => {
       { error: expect.stringContaining('invalid Upstash-Retries "many"') },
       { messageId: 'msg_4', url: B, deduplicated: false },
     ]);
-    expect(fixture.queue.enqueued.map((entry) => entry.messageId)).toEqual([
+    expect(fixture.stored.map((entry) => entry.messageId)).toEqual([
       'msg_1',
       'msg_2',
       'msg_3',
@@ -68,7 +68,7 @@ describe('publishBatch', () => {
       },
     ]);
 
-    expect(fixture.queue.enqueued).toEqual([{ messageId: 'msg_1', dueAt: T0 + 10_000 }]);
+    expect(fixture.stored).toEqual([{ messageId: 'msg_1', dueAt: T0 + 10_000 }]);
     expect((await fixture.store.getMessage('msg_1'))?.header).toEqual({
       'Content-Type': ['application/json'],
       'X-Tenant': ['acme'],
@@ -81,7 +81,7 @@ describe('publishBatch', () => {
     const [result] = await batch([{ destination }]);
 
     expect(result).toEqual({ messageId: 'msg_1', url: destination, deduplicated: false });
-    expect(fixture.queue.enqueued).toEqual([{ messageId: 'msg_1', dueAt: T0 }]);
+    expect(fixture.stored).toEqual([{ messageId: 'msg_1', dueAt: T0 }]);
   });
 
   it('accepts null body and queue, as the Python SDK sends them, as absent', async () => {
@@ -157,12 +157,12 @@ describe('publishBatch', () => {
     expect(fixture.storedCount()).toBe(MAX_BATCH_MESSAGES);
   });
 
-  it('fails the request on a server fault, keeping what was published before it', async () => {
-    const insert = fixture.store.insertMessage.bind(fixture.store);
-    jest.spyOn(fixture.store, 'insertMessage').mockImplementation(async (message, dedup, nowMs) => {
-      if (message.body.byteLength > 0) throw new Error('disk full');
-      return insert(message, dedup, nowMs);
-    });
+  it('fails the request on a server fault, storing none of its messages', async () => {
+    // The store fails on the second message: SQLite's insertMessages is one transaction.
+    fixture.db.exec(
+      `CREATE TRIGGER disk_full BEFORE INSERT ON messages WHEN NEW.body = X'626f6f6d'
+       BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+    );
 
     const publishing = batch([
       { destination: A },
@@ -171,7 +171,7 @@ describe('publishBatch', () => {
     ]);
 
     await expect(publishing).rejects.toThrow('disk full');
-    expect(fixture.storedCount()).toBe(1);
+    expect(fixture.storedCount()).toBe(0);
   });
 });
 

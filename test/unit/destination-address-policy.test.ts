@@ -7,7 +7,7 @@ import {
   policyLookup,
 } from '../../lambdas/adapters/http/destination-address-policy';
 import { UndiciDeliveryClient } from '../../lambdas/adapters/http/undici-delivery-client';
-import { AWS_DEFAULT_ADDRESS_POLICY, loadAwsConfig } from '../../lambdas/aws/composition';
+import { AWS_DEFAULT_ADDRESS_POLICY, loadAwsConfig } from '../../lambdas/aws/aws-config';
 import { DeliveryAttemptError } from '../../lambdas/ports/delivery-client';
 import { TestReceiver } from '../helpers/receiver';
 

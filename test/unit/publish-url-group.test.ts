@@ -58,7 +58,7 @@ describe('publishMessage to a URL group', () => {
       { messageId: 'msg_2', url: B, deduplicated: false },
     ]);
     const dueAt = T0 + 10_000;
-    expect(fixture.queue.enqueued).toEqual([
+    expect(fixture.stored).toEqual([
       { messageId: 'msg_1', dueAt },
       { messageId: 'msg_2', dueAt },
     ]);
@@ -91,7 +91,7 @@ describe('publishMessage to a URL group', () => {
     await expect(publishing).rejects.toThrow(NotFoundError);
     await expect(publishing).rejects.toThrow('URL group "unknown" not found');
     expect(fixture.storedCount()).toBe(0);
-    expect(fixture.queue.enqueued).toEqual([]);
+    expect(fixture.stored).toEqual([]);
   });
 
   it('refuses invalid headers before fanning out, storing nothing', async () => {
@@ -126,8 +126,8 @@ describe('publishMessage to a URL group', () => {
         { messageId: 'msg_1', url: A, deduplicated: true },
         { messageId: 'msg_2', url: B, deduplicated: true },
       ]);
-      // Queued before stored: each duplicate leaves a stray entry for a message never stored.
-      expect(fixture.queue.enqueued).toHaveLength(4);
+      // Each claim is checked before anything is written: the duplicates leave nothing behind.
+      expect(fixture.stored).toHaveLength(2);
       expect(fixture.storedCount()).toBe(2);
     });
 
@@ -142,13 +142,7 @@ describe('publishMessage to a URL group', () => {
         { messageId: 'msg_2', url: B, deduplicated: true },
         { messageId: 'msg_5', url: C, deduplicated: false },
       ]);
-      expect(fixture.queue.enqueued.map((entry) => entry.messageId)).toEqual([
-        'msg_1',
-        'msg_2',
-        'msg_3',
-        'msg_4',
-        'msg_5',
-      ]);
+      expect(fixture.stored.map((entry) => entry.messageId)).toEqual(['msg_1', 'msg_2', 'msg_5']);
       expect(fixture.storedCount()).toBe(3);
     });
 

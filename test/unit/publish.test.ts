@@ -12,8 +12,9 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../../lamb
 import type { IncomingHeaders } from '../../lambdas/core/headers';
 import type { PublishDeps, PublishRequest } from '../../lambdas/core/publish';
 import { publishMessage } from '../../lambdas/core/publish';
-import type { DeliveryQueue } from '../../lambdas/ports/message-store';
 import { fixedClock, sequentialIds, T0 } from '../helpers/messages';
+import type { StoredEntry } from '../helpers/publish-deps';
+import { recordingStore } from '../helpers/publish-deps';
 
 const DESTINATION = 'https://example.com/hook';
 const DEDUP_WINDOW_MS = 60_000;
@@ -25,17 +26,6 @@ const CONFIG: CoreConfig = {
   maxBodyBytes: MAX_BODY_BYTES,
 };
 const encoder = new TextEncoder();
-
-/** A DeliveryQueue that only records what it was handed. */
-function recordingQueue(): DeliveryQueue & { enqueued: { messageId: string; dueAt: number }[] } {
-  const enqueued: { messageId: string; dueAt: number }[] = [];
-  return {
-    enqueued,
-    async enqueue(messageId, dueAt) {
-      enqueued.push({ messageId, dueAt });
-    },
-  };
-}
 
 function request(
   overrides: Partial<PublishRequest> & { headers?: IncomingHeaders } = {},
@@ -53,7 +43,7 @@ describe('publishMessage', () => {
   let dataDir: string;
   let db: Database.Database;
   let store: SqliteMessageStore;
-  let queue: ReturnType<typeof recordingQueue>;
+  let stored: StoredEntry[];
   let clock: ReturnType<typeof fixedClock>;
   let deps: PublishDeps;
 
@@ -64,11 +54,11 @@ describe('publishMessage', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sqstash-publish-'));
     db = openDatabase(dataDir, 'NORMAL');
     store = new SqliteMessageStore(db);
-    queue = recordingQueue();
+    const recording = recordingStore(store);
+    stored = recording.stored;
     clock = fixedClock(T0);
     deps = {
-      store,
-      queue,
+      store: recording.store,
       clock,
       ids: sequentialIds(),
       config: CONFIG,
@@ -82,7 +72,7 @@ describe('publishMessage', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('stores the message and enqueues it at its due time', async () => {
+  it('stores the message, due at its due time', async () => {
     const published = await publishMessage(
       deps,
       request({
@@ -99,7 +89,7 @@ describe('publishMessage', () => {
 
     const url = `${DESTINATION}?tenant=a`;
     expect(published).toEqual({ messageId: 'msg_1', url, deduplicated: false });
-    expect(queue.enqueued).toEqual([{ messageId: 'msg_1', dueAt: T0 + 10 * SECOND_MS }]);
+    expect(stored).toEqual([{ messageId: 'msg_1', dueAt: T0 + 10 * SECOND_MS }]);
     expect(await store.getMessage('msg_1')).toEqual({
       messageId: 'msg_1',
       url,
@@ -120,7 +110,7 @@ describe('publishMessage', () => {
 
     await publishMessage(deps, request({ headers: { 'upstash-not-before': String(notBeforeS) } }));
 
-    expect(queue.enqueued).toEqual([{ messageId: 'msg_1', dueAt: notBeforeS * SECOND_MS }]);
+    expect(stored).toEqual([{ messageId: 'msg_1', dueAt: notBeforeS * SECOND_MS }]);
   });
 
   it('throws naming Upstash-Not-Before when it is further away than the maximum delay', async () => {
@@ -133,7 +123,7 @@ describe('publishMessage', () => {
 
     await expect(publishing).rejects.toThrow(BadRequestError);
     await expect(publishing).rejects.toThrow(`Upstash-Not-Before "${tooLateS}"`);
-    expect(queue.enqueued).toEqual([]);
+    expect(stored).toEqual([]);
     expect(storedCount()).toBe(0);
   });
 
@@ -149,11 +139,8 @@ describe('publishMessage', () => {
       );
 
       expect(duplicate).toEqual({ messageId: 'msg_1', url: DESTINATION, deduplicated: true });
-      // Queued before stored: the duplicate leaves a stray entry naming a message never stored.
-      expect(queue.enqueued).toEqual([
-        { messageId: 'msg_1', dueAt: T0 },
-        { messageId: 'msg_2', dueAt: T0 },
-      ]);
+      // The claim is checked before anything is written: the duplicate leaves nothing behind.
+      expect(stored).toEqual([{ messageId: 'msg_1', dueAt: T0 }]);
       expect(storedCount()).toBe(1);
       expect(await store.getMessage('msg_2')).toBeUndefined();
       expect((await store.getMessage('msg_1'))?.deduplicationId).toBe('order-42');
@@ -168,7 +155,7 @@ describe('publishMessage', () => {
       );
 
       expect(other).toEqual({ messageId: 'msg_2', url: DESTINATION, deduplicated: false });
-      expect(queue.enqueued).toHaveLength(2);
+      expect(stored).toHaveLength(2);
     });
 
     it('returns the existing message for the same content and a new one for other content', async () => {
@@ -203,10 +190,9 @@ describe('publishMessage', () => {
 
       expect(fresh).toEqual({ messageId: 'msg_2', url: DESTINATION, deduplicated: false });
       expect(duplicate).toEqual({ messageId: 'msg_2', url: DESTINATION, deduplicated: true });
-      expect(queue.enqueued).toEqual([
+      expect(stored).toEqual([
         { messageId: 'msg_1', dueAt: T0 },
         { messageId: 'msg_2', dueAt: T0 + DEDUP_WINDOW_MS },
-        { messageId: 'msg_3', dueAt: T0 + DEDUP_WINDOW_MS },
       ]);
       expect(await store.getMessage('msg_3')).toBeUndefined();
     });
@@ -231,7 +217,7 @@ describe('publishMessage', () => {
       await expect(publishing).rejects.toThrow(PayloadTooLargeError);
       await expect(publishing).rejects.toMatchObject({ status: 413 });
       expect(storedCount()).toBe(0);
-      expect(queue.enqueued).toEqual([]);
+      expect(stored).toEqual([]);
     });
 
     it('throws NotFoundError naming the group when the destination is a URL group', async () => {
@@ -251,7 +237,7 @@ describe('publishMessage', () => {
       await expect(publishing).rejects.toThrow(BadRequestError);
       await expect(publishing).rejects.toThrow('Upstash-Cron');
       expect(storedCount()).toBe(0);
-      expect(queue.enqueued).toEqual([]);
+      expect(stored).toEqual([]);
     });
 
     it('throws BadRequestError and stores nothing when a header is invalid', async () => {
@@ -259,7 +245,7 @@ describe('publishMessage', () => {
 
       await expect(publishing).rejects.toThrow(BadRequestError);
       expect(storedCount()).toBe(0);
-      expect(queue.enqueued).toEqual([]);
+      expect(stored).toEqual([]);
     });
 
     it('throws BadRequestError when a query parameter holds an invalid setting', async () => {

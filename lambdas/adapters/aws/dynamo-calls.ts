@@ -14,6 +14,7 @@ import type {
 } from '@aws-sdk/lib-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -33,10 +34,15 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
 /** DynamoDB's cap on the items of one TransactWriteItems call. */
 export const MAX_TRANSACTION_ITEMS = 100;
 const MAX_BATCH_GET_KEYS = 100;
+const MAX_BATCH_WRITE_ITEMS = 25;
+/** Conditional writes that lose a race are re-read and tried again this often. */
+export const RACE_ATTEMPTS = 5;
 /** Transactions cancelled by a conflicting transaction or a throttle are tried this often. */
 const TRANSACTION_ATTEMPTS = 5;
 const TRANSACTION_BACKOFF_MS = 25;
 const UNPROCESSED_ATTEMPTS = 8;
+/** Calls a store makes at once for one request (reads of several items, batches of writes). */
+export const PARALLEL_CALLS = 10;
 const RETRYABLE_CANCELLATIONS = new Set([
   'TransactionConflict',
   'ThrottlingError',
@@ -192,6 +198,39 @@ export class DynamoCalls {
   }
 
   /**
+   * Puts and deletes items without conditions, 25 per BatchWriteItem call, sending again what
+   * DynamoDB left unprocessed (throttled); for writes that need no condition, such as index
+   * items and the parts of a large payload.
+   */
+  async batchWrite(puts: readonly Item[], deletes: readonly Key[] = []): Promise<void> {
+    const requests: Record<string, unknown>[] = [
+      ...puts.map((Item) => ({ PutRequest: { Item } })),
+      ...deletes.map((Key) => ({ DeleteRequest: { Key } })),
+    ];
+    const chunks: Record<string, unknown>[][] = [];
+    for (let start = 0; start < requests.length; start += MAX_BATCH_WRITE_ITEMS) {
+      chunks.push(requests.slice(start, start + MAX_BATCH_WRITE_ITEMS));
+    }
+    await mapLimit(chunks, PARALLEL_CALLS, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt === UNPROCESSED_ATTEMPTS) {
+          throw new DynamoStoreError(`BatchWriteItem left ${pending.length} writes unprocessed`);
+        }
+        if (attempt > 0) await delay(backoff(attempt));
+        const output = await this.#send('BatchWriteItem', () =>
+          this.#client.send(
+            new BatchWriteCommand({
+              RequestItems: { [this.tableName]: pending as never },
+            }),
+          ),
+        );
+        pending = (output.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+      }
+    });
+  }
+
+  /**
    * Writes items in one transaction (at most MAX_TRANSACTION_ITEMS). A transaction cancelled by
    * a conflicting one or a throttle is tried again; a failed condition rejects with
    * TransactionConditionError.
@@ -244,6 +283,23 @@ export class DynamoCalls {
       throw new DynamoStoreError(`${operation} failed: ${describe(error)}`, { cause: error });
     }
   }
+}
+
+/** Runs `run` over `items`, at most `limit` at a time. */
+export async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T, index: number) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      await run(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function describe(error: unknown): string {

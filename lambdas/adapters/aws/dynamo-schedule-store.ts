@@ -11,7 +11,7 @@
  *   of the base table (no index, no lag behind a write), sorted by creation time in code. Each
  *   tick writes its schedule once (`recordTick`), so one partition's ~1,000 writes a second
  *   allow some 60,000 schedules ticking every minute; past that, give each schedule its own
- *   `pk` and list through gsi1.
+ *   `pk` and list through a sharded directory, as the event index does.
  * - A body up to ITEM_PAYLOAD_BYTES (minus the other fields) stays inline; the rest goes to part
  *   items, written BEFORE the schedule item that names them, under a fresh `bodyVersion`, so a
  *   replaced schedule never reads another version's parts. The replaced version's parts are
@@ -24,28 +24,28 @@
  *   transaction is conditional on the schedule it replaces being the one read before (by
  *   `bodyVersion`), so the replaced body's parts are known exactly.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { DedupClaim } from '../../ports/message-store';
 import type { CreateScheduleResult, Schedule, ScheduleStore } from '../../ports/schedule-store';
+import { storedDedupKey } from './dedup-claims';
 import type { Item, Key, TransactItem } from './dynamo-calls';
 import {
   ConditionFailedError,
   DynamoCalls,
   DynamoStoreError,
   type DynamoTableOptions,
+  mapLimit,
+  RACE_ATTEMPTS,
   TransactionConditionError,
 } from './dynamo-calls';
 import { ExpressionBuilder } from './dynamo-expressions';
-import { ITEM_PAYLOAD_BYTES, mapLimit, RACE_ATTEMPTS } from './dynamo-message-table';
-import { TABLE } from './table';
+import { ITEM_PAYLOAD_BYTES } from './dynamo-payloads';
+import { TABLE, ttlOf } from './table';
 
 const SCHEDULES_PARTITION = 'SCHEDULES';
 const PART_DIGITS = 3;
 const PARALLEL_WRITES = 10;
-const MS_PER_SECOND = 1_000;
 const EMPTY = new Uint8Array();
-/** Dedup keys longer than this are hashed, as in the message store: a pk holds 2048 bytes. */
-const MAX_DEDUP_KEY_BYTES = 1_024;
 
 const PK: 'pk' = TABLE.partitionKey;
 const SK: 'sk' = TABLE.sortKey;
@@ -346,7 +346,7 @@ function claimItem(
         ...dedupKey,
         scheduleId,
         expiresAt: dedup.expiresAt,
-        [TABLE.ttlAttribute]: Math.ceil(dedup.expiresAt / MS_PER_SECOND),
+        [TABLE.ttlAttribute]: ttlOf(dedup.expiresAt),
       },
       ConditionExpression,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -369,10 +369,4 @@ function putIfUnchanged(
         ? `attribute_exists(${b.name(PK)}) AND attribute_not_exists(${b.name('bodyVersion')})`
         : `${b.name('bodyVersion')} = ${b.value(previous.bodyVersion)}`;
   return { Put: { TableName: tableName, Item: item, ConditionExpression, ...b.parts() } };
-}
-
-/** The dedup key as stored: long keys are hashed to fit a partition key. */
-function storedDedupKey(dedupKey: string): string {
-  if (Buffer.byteLength(dedupKey) <= MAX_DEDUP_KEY_BYTES) return dedupKey;
-  return `sha256:${createHash('sha256').update(dedupKey).digest('base64url')}`;
 }

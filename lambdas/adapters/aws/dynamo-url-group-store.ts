@@ -15,7 +15,7 @@
  * Query of the base table (no index, no lag behind a write). URL groups are management data:
  * few, small, rarely written, though read by every publish to a group. Should those reads ever
  * near one partition's throughput (about 3,000 reads a second), DynamoDB can split the
- * partition between sort keys; past that, give each group its own `pk` and list through gsi1.
+ * partition between sort keys; past that, give each group its own `pk` and a directory item.
  *
  * A change reads the group, computes the new endpoint list with the core's rules
  * (`mergeEndpoints`, `withoutMatching` in core/url-groups.ts, which SqliteUrlGroupStore applies

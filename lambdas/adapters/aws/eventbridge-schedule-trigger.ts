@@ -2,7 +2,7 @@
  * Fires sqstash's cron schedules on AWS: one EventBridge Scheduler schedule per sqstash schedule,
  * in the stack's schedule group, whose templated SQS target puts the tick
  * `{"scheduleId": "...", "tick": "<aws.scheduler.scheduled-time>"}` on the delivery queue
- * (delivery-message-body.ts). The delivery function reads it and calls the core's
+ * (sqs-entries.ts). The delivery function reads it and calls the core's
  * `fireSchedule(deps, scheduleId, tickTime)`, which publishes the tick's message once, however
  * often the tick arrives.
  *
@@ -22,6 +22,9 @@
  *   means it exists, so UpdateSchedule, which replaces the whole definition; a
  *   ResourceNotFoundException there (deleted in between) starts over. No GetSchedule is needed.
  * - Delete: DeleteSchedule; ResourceNotFoundException means it is already gone, which is success.
+ * - Convergence: the store is the truth. When a write to EventBridge fails after the store's
+ *   (the API answers 500), the reconcile pass (lambdas/aws/reconcile.ts) finds the difference
+ *   through `listTriggers` and puts back, updates or deletes what differs.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -29,14 +32,16 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   DeleteScheduleCommand,
+  ListSchedulesCommand,
+  type ListSchedulesCommandOutput,
   ResourceNotFoundException,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { parseCron } from '../../core/cron';
 import type { Schedule, ScheduleTrigger } from '../../ports/schedule-store';
-import { encodeScheduleTickBody, SCHEDULED_TIME_ATTRIBUTE } from './delivery-message-body';
 import { toEventBridgeCron } from './eventbridge-cron';
 import { type EventBridgeSchedulerOptions, SchedulerError } from './eventbridge-scheduler';
+import { encodeScheduleTickBody, SCHEDULED_TIME_ATTRIBUTE } from './sqs-entries';
 
 /** Schedule names: 1-64 characters of `[0-9a-zA-Z-_.]` (CreateSchedule API, `Name`). */
 const MAX_SCHEDULE_NAME_LENGTH = 64;
@@ -54,6 +59,14 @@ const MAX_DESCRIPTION_LENGTH = 512;
 const TICK_RETRY_POLICY = { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 };
 /** Create/update rounds when the schedule keeps being created or deleted by someone else. */
 const MAX_ROUNDS = 3;
+
+/** An EventBridge schedule of a cron schedule, as ListSchedules shows it. */
+export type CronTrigger = {
+  readonly name: string;
+  readonly enabled: boolean;
+  /** When it was last created or updated (ms). */
+  readonly modifiedAt: number;
+};
 
 /** The EventBridge Scheduler side of sqstash's cron schedules (file header). */
 export class EventBridgeScheduleTrigger implements ScheduleTrigger {
@@ -100,13 +113,52 @@ export class EventBridgeScheduleTrigger implements ScheduleTrigger {
 
   /** Deletes the schedule's EventBridge schedule; one that does not exist is already deleted. */
   async scheduleDeleted(scheduleId: string): Promise<void> {
-    const input = { Name: cronScheduleName(scheduleId), GroupName: this.#options.groupName };
+    await this.deleteTrigger(cronScheduleName(scheduleId));
+  }
+
+  /** Deletes an EventBridge schedule by its name (the reconcile pass's orphans). */
+  async deleteTrigger(name: string): Promise<void> {
+    const input = { Name: name, GroupName: this.#options.groupName };
     try {
       await this.#options.client.send(new DeleteScheduleCommand(input));
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return;
       throw this.#failure('delete', input, error);
     }
+  }
+
+  /** Every cron schedule's EventBridge schedule in the group, for the reconcile pass. */
+  async listTriggers(): Promise<CronTrigger[]> {
+    const triggers: CronTrigger[] = [];
+    let NextToken: string | undefined;
+    do {
+      let page: ListSchedulesCommandOutput;
+      try {
+        page = await this.#options.client.send(
+          new ListSchedulesCommand({
+            GroupName: this.#options.groupName,
+            NamePrefix: NAME_PREFIX,
+            NextToken,
+          }),
+        );
+      } catch (error) {
+        throw this.#failure(
+          'list',
+          { GroupName: this.#options.groupName, Name: `${NAME_PREFIX}*` },
+          error,
+        );
+      }
+      for (const schedule of page.Schedules ?? []) {
+        if (schedule.Name === undefined) continue;
+        triggers.push({
+          name: schedule.Name,
+          enabled: schedule.State === 'ENABLED',
+          modifiedAt: schedule.LastModificationDate?.getTime() ?? 0,
+        });
+      }
+      NextToken = page.NextToken;
+    } while (NextToken !== undefined);
+    return triggers;
   }
 
   /** The whole definition, as both CreateSchedule and UpdateSchedule take it. */

@@ -1,15 +1,16 @@
 /**
- * EventBridge Scheduler, as sqstash uses it: one-time schedules that put a delivery message on
- * the SQS delivery queue when a message is due further ahead than SQS's 15-minute
- * `DelaySeconds` allows (aws-facts.md §1, §3, §9.1). Cron schedules will live here too.
+ * EventBridge Scheduler, as sqstash uses it for time: one-time schedules that put a wake entry
+ * (`{"messageId"}`, sqs-entries.ts) on the SQS delivery queue when a recorded message is due
+ * further ahead than SQS's 15-minute `DelaySeconds` allows (aws-facts.md §1, §3, §9.1): a long
+ * `Upstash-Delay`, or a retry backing off longer. Cron schedules are eventbridge-schedule-trigger.ts.
  *
  * Precision. A one-time `at()` schedule fires "with 60-second precision": a schedule for 12:00
  * invokes its target at some moment from 12:00:00 to 12:00:59. A schedule at the due minute
  * could therefore fire up to 59 s LATE (due 12:00:05, fired 12:00:50). So the schedule is set
  * for the latest minute whose whole firing window ends by the due time: the due time minus one
  * minute, rounded down to the minute. It always fires early, by 0-120 s; the delivery function
- * finds the message not yet due (DeliveryLedger `not-due`) and holds it back for the seconds
- * left (a visibility timeout, or SqsDeliveryQueue's `DelaySeconds`). A message is therefore never
+ * then sends the message's attempt entry with the seconds left as its `DelaySeconds`, so a
+ * message is never
  * delivered before its due time, and rarely more than ~1 s after it (plus Scheduler's own
  * invocation latency and throttling, and SQS/Lambda polling), at the cost of one extra hop.
  * Rounding the due time itself down would let it fire up to 59 s late, precise to the minute.
@@ -19,7 +20,7 @@
  * scheduling the same message for the same minute again (a retried publish, a duplicate
  * wake-up) meets `ConflictException`, which means it is already scheduled, and is success.
  * Another minute gets its own schedule; the earlier of the two wakes the message, the later
- * finds it delivered or not due and is dropped by the delivery function.
+ * finds its attempt settled or under way and is dropped by the delivery function.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -28,7 +29,7 @@ import {
   type CreateScheduleCommandInput,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { encodeDeliveryMessageBody } from './delivery-message-body';
+import { encodeEntry } from './sqs-entries';
 
 const MINUTE_MS = 60_000;
 /** How long after its minute a one-time schedule may fire (aws-facts.md §3, "Precision"). */
@@ -74,9 +75,10 @@ export class EventBridgeScheduler {
 
   /**
    * Puts `{"messageId"}` on the delivery queue shortly before `dueAt` (see the file header),
-   * for due times more than 15 minutes ahead. Idempotent for one message and fire minute.
+   * for due times more than 15 minutes ahead; `sentBy` names the settlement a retry's wake
+   * belongs to. Idempotent for one message and fire minute.
    */
-  async scheduleDelivery(messageId: string, dueAt: number): Promise<void> {
+  async scheduleWake(messageId: string, dueAt: number, sentBy?: string): Promise<void> {
     const fireAt = deliveryFireTime(dueAt);
     const input: CreateScheduleCommandInput = {
       Name: deliveryScheduleName(messageId, fireAt),
@@ -88,7 +90,11 @@ export class EventBridgeScheduler {
       Target: {
         Arn: this.#options.deliveryQueueArn,
         RoleArn: this.#options.roleArn,
-        Input: encodeDeliveryMessageBody(messageId),
+        Input: encodeEntry({
+          kind: 'wake',
+          messageId,
+          ...(sentBy !== undefined && { sentBy }),
+        }),
         RetryPolicy: DELIVERY_RETRY_POLICY,
       },
     };

@@ -1,20 +1,39 @@
 /**
- * The one DynamoDB table every AWS adapter shares, and its indexes. The CDK stack creates it
- * from these names, so the adapters and the infrastructure cannot disagree.
+ * The one DynamoDB table every AWS adapter shares. The CDK stack creates it from these names,
+ * so the adapters and the infrastructure cannot disagree. It has no secondary index: every
+ * listing reads items keyed for it, so no write pays for an index it does not need.
  *
- * Key design (each adapter documents its own item types in its file):
- * - `pk`/`sk`: the item's identity, e.g. `MSG#<messageId>` / `MSG`.
- * - `gsi1pk`/`gsi1sk` and `gsi2pk`/`gsi2sk`: sparse, general-purpose indexes for listings
- *   (events and dead letters by time, a queue's open messages in FIFO order, ...). A listing
- *   across all messages must not put every write on one partition key: shard it (by time
- *   bucket, or a hash suffix) and merge on read.
- * - `ttl`: epoch SECONDS after which DynamoDB may delete the item. Deletion is lazy (up to ~48 h),
- *   so every read that cares (dedup, retention) compares the expiry itself.
+ * Each item type has one module that writes and reads it:
+ *
+ * | item | pk | sk | module |
+ * |---|---|---|---|
+ * | recorded message | `MSG#<id>` | `MSG` | message-partition.ts |
+ * | outcome of attempt n (or a cancel mark) | `MSG#<id>` | `LOG#<n>` | message-partition.ts |
+ * | a payload too large for its item | the item's pk | `<item sk>#P<nnn>` | dynamo-payloads.ts |
+ * | dedup claim | `DEDUP#<key>` | `DEDUP` (a schedule's: `SCHEDULE`) | dedup-claims.ts |
+ * | event index (per batch of writes) | `EVT#<UTC hour>#<shard>` | `<time>#<writer>` | dynamo-event-log.ts |
+ * | pending index (for filter cancels) | `PEND#<shard>` | `<createdAt>#<id>` | pending-index.ts |
+ * | dead letter | `DLQ#<dlqId>` | `DLQ` | dynamo-dead-letter-store.ts |
+ * | dead-letter index | `DLQX#<UTC hour>#<shard>` | `<failedAt>#<dlqId>` | dynamo-dead-letter-store.ts |
+ * | hours an index holds | `DIR#EVT`, `DIR#DLQX` | `<UTC hour>` | time-index.ts |
+ * | FIFO queue, its state, its waiting messages | `QUEUES`; `QUEUE#<name>` | `<name>`; `STATE`, `POS#<seq>` | dynamo-queue-store.ts |
+ * | schedule, its body parts | `SCHEDULES`; `SCHEDULE#<id>` | `<scheduleId>`; `PART#<version>#<nnn>` | dynamo-schedule-store.ts |
+ * | URL group | `URLGROUP` | `GROUP#<name>` | dynamo-url-group-store.ts |
+ *
+ * `ttl` is epoch SECONDS after which DynamoDB may delete the item: every message record, log
+ * item, index item and dead letter carries one (`sqstash:retention` after it stops mattering),
+ * dedup claims their window's end. Deletion is lazy (up to ~48 h), so a read that cares (dedup)
+ * compares the expiry itself.
  */
 export const TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'ttl',
-  gsi1: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-  gsi2: { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
 } as const;
+
+const MS_PER_SECOND = 1_000;
+
+/** The `ttl` attribute's value for an item that may be deleted after `expiresAtMs`. */
+export function ttlOf(expiresAtMs: number): number {
+  return Math.ceil(expiresAtMs / MS_PER_SECOND);
+}

@@ -64,7 +64,7 @@ export class SqliteGroupCommit implements MessageStore {
     return this.#enqueue(dueAt, () => this.#store.insertMessages(messages, nowMs));
   }
 
-  settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement> {
+  settleAttempt(settlement: AttemptSettlement): Promise<AttemptSettlement | undefined> {
     const dueAt = Math.min(...settlement.callbacks.map((callback) => callback.notBefore));
     return this.#enqueue(dueAt, () => this.#store.settleAttempt(settlement));
   }

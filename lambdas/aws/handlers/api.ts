@@ -5,25 +5,28 @@ import type {
 } from 'aws-lambda';
 import { errorResponse } from '../../http/error-response';
 import { toApiGatewayResult, toApiRequest } from '../api-gateway';
-import type { AwsRuntime } from '../composition';
+import type { ApiRuntime } from '../api-runtime';
+import { apiRuntime } from '../api-runtime';
 import { logger, loggerPort, publishMetrics } from '../powertools';
-import { awsRuntime } from '../runtime';
 
-/** API Gateway HTTP API -> the same /v2 router the embedded server runs. */
+/**
+ * API Gateway HTTP API, or a Lambda Function URL (the same payload format 2.0) -> the same /v2
+ * router the embedded server runs.
+ */
 export const handler = async (
   event: APIGatewayProxyEventV2,
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   logger.addContext(context);
   try {
-    let runtime: AwsRuntime;
+    let runtime: ApiRuntime;
     try {
-      runtime = await awsRuntime();
+      runtime = await apiRuntime();
     } catch (error) {
       // A start that failed (a secret unreadable, say) still answers the API's JSON error.
       return toApiGatewayResult(errorResponse(error, loggerPort, { phase: 'cold start' }));
     }
-    return toApiGatewayResult(await runtime.api(toApiRequest(event)));
+    return toApiGatewayResult(await runtime(toApiRequest(event)));
   } finally {
     publishMetrics();
   }

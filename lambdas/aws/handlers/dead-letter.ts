@@ -1,14 +1,13 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleDeadLetterBatch } from '../dead-letter-batch';
+import { deadLetterRuntime } from '../dead-letter-runtime';
 import { logger, publishMetrics } from '../powertools';
-import { awsRuntime } from '../runtime';
 
-/** SQS dead-letter queue -> dead letter in the store and the failure callback. */
+/** SQS dead-letter queue -> back in line, or the message dead-lettered with its failure callback. */
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
   try {
-    const runtime = await awsRuntime();
-    return await handleDeadLetterBatch(runtime.deadLetterBatch, event);
+    return await handleDeadLetterBatch(await deadLetterRuntime(), event);
   } finally {
     publishMetrics();
   }

@@ -1,14 +1,13 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleDeliveryBatch } from '../delivery-batch';
+import { deliveryRuntime } from '../delivery-runtime';
 import { logger, publishMetrics } from '../powertools';
-import { awsRuntime } from '../runtime';
 
-/** SQS delivery queue -> one attempt per due message; retries stay in SQS as batch item failures. */
+/** SQS delivery queue -> attempts, wake-ups, FIFO starts, schedule ticks, the reconcile pass. */
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
   try {
-    const runtime = await awsRuntime();
-    return await handleDeliveryBatch(runtime.deliveryBatch, event);
+    return await handleDeliveryBatch(await deliveryRuntime(), event);
   } finally {
     publishMetrics();
   }

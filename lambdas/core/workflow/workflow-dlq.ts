@@ -213,10 +213,7 @@ async function startRuns(
   // opened from that message (now, and again at its first delivery if a crash intervenes).
   const { missing } = await deps.deadLetters.replaceWithMessages(replacements, now);
   if (missing.length > 0) throw notWorkflowEntries(missing);
-  for (const { message } of replacements) {
-    await deps.queue.enqueue(message.messageId, message.notBefore);
-    await openRun(deps.workflowRuns, message);
-  }
+  for (const { message } of replacements) await openRun(deps.workflowRuns, message);
   return {
     workflowRuns: replacements.map(({ message }) => ({
       workflowRunId: message.workflow!.runId,
@@ -257,7 +254,6 @@ export async function retryFailureCallback(
     deps.config.maxTimeoutMs,
   );
   const callback = asRunFailureCallback(run, built, await initialPayloadOf(deps, run), dlqId);
-  await deps.queue.enqueue(callback.messageId, callback.notBefore);
   await deps.store.insertMessage(callback, undefined, now);
   await deps.workflowRuns.addMessage(run.runId, callback.messageId, now);
   await deps.workflowRuns.markRunFailed(run.runId, {

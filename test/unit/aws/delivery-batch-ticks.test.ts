@@ -26,11 +26,13 @@ function depsWith(reads: Array<Schedule | undefined>) {
     warn: jest.fn(),
     error: jest.fn(),
   };
+  const postpone = jest.fn(async (_receipt: string, _delaySec: number) => undefined);
   const deps = {
     schedules: { schedules: { getSchedule } as unknown as ScheduleStore, trigger },
+    sender: { postpone },
     logger,
   } as unknown as DeliveryBatchDeps;
-  return { deps, getSchedule, trigger, logger };
+  return { deps, getSchedule, trigger, logger, postpone };
 }
 
 function tickEvent(scheduleId: string) {
@@ -83,30 +85,34 @@ describe('Function: handleDeliveryBatch, for schedule ticks', () => {
     );
   });
 
-  it('leaves the tick to SQS when the store fails', async () => {
-    const { deps, getSchedule } = depsWith([]);
+  it('has SQS hand the tick over again in a second when the store fails', async () => {
+    const { deps, getSchedule, postpone } = depsWith([]);
     getSchedule.mockRejectedValueOnce(new Error('DynamoDB is throttling'));
 
     const response = await handleDeliveryBatch(deps, tickEvent('scd_1'));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'sqs-1' }] });
+    expect(postpone).toHaveBeenCalledWith('receipt-sqs-1', 1);
   });
 });
 
 describe('Function: handleDeadLetterBatch, for schedule ticks', () => {
   it('logs and drops a tick SQS gave up on: the schedule goes on with its next tick', async () => {
     const { deps, logger } = depsWith([]);
+    const onItemFailure = jest.fn();
 
     const response = await handleDeadLetterBatch(
-      deps as unknown as DeadLetterBatchDeps,
+      { ...deps, onItemFailure } as unknown as DeadLetterBatchDeps,
       tickEvent('scd_1'),
     );
 
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(logger.error).toHaveBeenCalledWith('dropped a schedule tick that could not fire', {
+    expect(logger.error).toHaveBeenCalledWith('dropped a delivery-queue entry that kept failing', {
+      kind: 'tick',
       scheduleId: 'scd_1',
       tick: '2026-11-24T09:00:00.000Z',
       receives: '1',
     });
+    expect(onItemFailure).toHaveBeenCalledTimes(1);
   });
 });

@@ -8,12 +8,12 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseDeliveryQueueBody } from '../../../lambdas/adapters/aws/delivery-message-body';
 import {
   cronScheduleName,
   EventBridgeScheduleTrigger,
 } from '../../../lambdas/adapters/aws/eventbridge-schedule-trigger';
 import { SchedulerError } from '../../../lambdas/adapters/aws/eventbridge-scheduler';
+import { decodeEntry } from '../../../lambdas/adapters/aws/sqs-entries';
 import { BadRequestError } from '../../../lambdas/core/errors';
 import type { Schedule } from '../../../lambdas/ports/schedule-store';
 
@@ -97,7 +97,7 @@ describe('Class: EventBridgeScheduleTrigger', () => {
       // Assess
       const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input.Target!.Input!;
       const delivered = input.replace('<aws.scheduler.scheduled-time>', '2026-11-23T14:00:00Z');
-      expect(parseDeliveryQueueBody(delivered)).toEqual({
+      expect(decodeEntry(delivered)).toEqual({
         kind: 'tick',
         scheduleId: 'scd_abc',
         tickTime: Date.parse('2026-11-23T14:00:00Z'),
@@ -233,29 +233,5 @@ describe('Function: cronScheduleName', () => {
 
   it('is stable, so the schedule is found again to update or delete', () => {
     expect(cronScheduleName('my schedule')).toBe(cronScheduleName('my schedule'));
-  });
-});
-
-describe('Function: parseDeliveryQueueBody', () => {
-  it('reads a message body and a tick body', () => {
-    expect(parseDeliveryQueueBody('{"messageId":"msg_1"}')).toEqual({
-      kind: 'message',
-      messageId: 'msg_1',
-    });
-    expect(parseDeliveryQueueBody('{"scheduleId":"scd_1","tick":"2022-03-22T18:59:43Z"}')).toEqual({
-      kind: 'tick',
-      scheduleId: 'scd_1',
-      tickTime: Date.parse('2022-03-22T18:59:43Z'),
-    });
-  });
-
-  it.each([
-    ['not JSON', 'hello'],
-    ['an unfilled template', TICK_INPUT],
-    ['a tick without a time', '{"scheduleId":"scd_1"}'],
-    ['an empty id', '{"messageId":""}'],
-    ['neither', '{"foo":1}'],
-  ])('refuses %s as malformed', (_, body) => {
-    expect(() => parseDeliveryQueueBody(body)).toThrow(/not a sqstash delivery message/);
   });
 });

@@ -37,13 +37,13 @@ describe('Class: EventBridgeScheduler', () => {
     scheduler.restore();
   });
 
-  describe('Method: scheduleDelivery', () => {
+  describe('Method: scheduleWake', () => {
     it('creates a self-deleting one-time schedule that sends {"messageId"} to the queue', async () => {
       // Prepare
       const dueAt = Date.parse('2025-03-04T05:06:07.890Z');
 
       // Act
-      await subject.scheduleDelivery('msg_abc', dueAt);
+      await subject.scheduleWake('msg_abc', dueAt);
 
       // Assess
       const calls = scheduler.commandCalls(CreateScheduleCommand);
@@ -64,6 +64,13 @@ describe('Class: EventBridgeScheduler', () => {
       });
     });
 
+    it("names the retry's settlement in the wake when it wakes a retry", async () => {
+      await subject.scheduleWake('msg_abc', Date.parse('2025-03-04T05:06:07Z'), 'token-1');
+
+      const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+      expect(input.Target?.Input).toBe('{"messageId":"msg_abc","sentBy":"token-1"}');
+    });
+
     it('resolves when a schedule of that name exists: the message is already scheduled', async () => {
       // Prepare
       scheduler.on(CreateScheduleCommand).rejects(
@@ -75,7 +82,7 @@ describe('Class: EventBridgeScheduler', () => {
       );
 
       // Act
-      const scheduled = subject.scheduleDelivery('msg_abc', Date.parse('2025-03-04T05:06:07Z'));
+      const scheduled = subject.scheduleWake('msg_abc', Date.parse('2025-03-04T05:06:07Z'));
 
       // Assess
       await expect(scheduled).resolves.toBeUndefined();
@@ -92,7 +99,7 @@ describe('Class: EventBridgeScheduler', () => {
 
       // Act
       const error = await subject
-        .scheduleDelivery('msg_abc', Date.parse('2025-03-04T05:06:07Z'))
+        .scheduleWake('msg_abc', Date.parse('2025-03-04T05:06:07Z'))
         .catch((caught: unknown) => caught);
 
       // Assess

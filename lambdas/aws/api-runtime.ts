@@ -1,0 +1,102 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createAwsStorage } from '../adapters/aws/aws-storage';
+import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
+import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
+import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
+import { EventBridgeScheduler } from '../adapters/aws/eventbridge-scheduler';
+import {
+  loadToken,
+  SecretsManagerSigningKeyStore,
+} from '../adapters/aws/secrets-manager-signing-key-store';
+import { createIdGenerator } from '../core/ids';
+import { KeyRing } from '../core/key-ring';
+import type { ApiRequest, ApiResponse } from '../http/api-types';
+import { createApi } from '../http/router';
+import { systemClock } from '../ports/clock';
+import type { AwsConfig } from './aws-config';
+import type { RuntimeOptions } from './instance-runtime';
+import { instanceRuntime } from './instance-runtime';
+import { metricsTelemetry } from './powertools';
+
+/** What the API function runs: the same `/v2` router as the embedded server. */
+export type ApiRuntime = (request: ApiRequest) => Promise<ApiResponse>;
+
+export type ApiClients = {
+  readonly dynamo: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly scheduler: SchedulerClient;
+  readonly secrets: SecretsManagerClient;
+};
+
+/** How soon every function signs with keys another function rotated. */
+export const KEY_REFRESH_MS = 60_000;
+
+/**
+ * The API function's composition: DynamoDB stores and the SQS delivery queue (aws-storage.ts),
+ * EventBridge Scheduler for long delays and cron schedules, the token and signing keys from
+ * Secrets Manager. No HTTP client: the API never delivers.
+ */
+export async function createApiRuntime(
+  config: AwsConfig,
+  clients: ApiClients,
+  options: RuntimeOptions,
+): Promise<ApiRuntime> {
+  const { logger, onMetric } = options;
+  const clock = options.clock ?? systemClock;
+  const schedulerOptions = {
+    client: clients.scheduler,
+    groupName: config.scheduleGroupName,
+    deliveryQueueArn: config.deliveryQueueArn,
+    roleArn: config.schedulerRoleArn,
+  };
+  const storage = createAwsStorage({
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    sqs: clients.sqs,
+    queueUrl: config.deliveryQueueUrl,
+    scheduler: new EventBridgeScheduler(schedulerOptions),
+    clock,
+    retentionMs: config.retentionMs,
+    visibility: config.visibility,
+    claimProvisionalMs: config.claimProvisionalMs,
+    logger,
+  });
+  const table = { client: clients.dynamo, tableName: config.tableName };
+  const [token, keyRing] = await Promise.all([
+    loadToken(clients.secrets, config.tokenSecretArn),
+    KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn), {
+      refresh: { clock, everyMs: KEY_REFRESH_MS },
+    }),
+  ]);
+  return createApi({
+    store: storage.messages,
+    clock,
+    ids: createIdGenerator(),
+    config: config.core,
+    queues: storage.queues,
+    urlGroups: new DynamoUrlGroupStore(table),
+    schedules: new DynamoScheduleStore(table),
+    trigger: new EventBridgeScheduleTrigger(schedulerOptions),
+    token,
+    keyRing,
+    deadLetters: storage.deadLetters,
+    events: storage.events,
+    pendingMessages: storage.pendingMessages,
+    telemetry: metricsTelemetry(onMetric ?? (() => {})),
+    logger,
+  });
+}
+
+/** This instance's runtime (instance-runtime.ts). */
+export const apiRuntime = instanceRuntime(
+  (): ApiClients => ({
+    dynamo: new DynamoDBClient({}),
+    sqs: new SQSClient({}),
+    scheduler: new SchedulerClient({}),
+    secrets: new SecretsManagerClient({}),
+  }),
+  createApiRuntime,
+);

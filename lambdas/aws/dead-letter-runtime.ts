@@ -1,0 +1,50 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createAwsStorage } from '../adapters/aws/aws-storage';
+import { createIdGenerator } from '../core/ids';
+import { systemClock } from '../ports/clock';
+import type { AwsConfig } from './aws-config';
+import type { DeadLetterBatchDeps } from './dead-letter-batch';
+import type { RuntimeOptions } from './instance-runtime';
+import { instanceRuntime } from './instance-runtime';
+
+export type DeadLetterClients = { readonly dynamo: DynamoDBClient; readonly sqs: SQSClient };
+
+/**
+ * The dead-letter function's composition: the stores and the delivery queue, nothing more. It
+ * never delivers (no HTTP client, no signing keys) and never schedules (a message it gives up
+ * is failed now; its failure callback is due now).
+ */
+export function createDeadLetterRuntime(
+  config: AwsConfig,
+  clients: DeadLetterClients,
+  options: RuntimeOptions,
+): DeadLetterBatchDeps {
+  const clock = options.clock ?? systemClock;
+  const storage = createAwsStorage({
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    sqs: clients.sqs,
+    queueUrl: config.deliveryQueueUrl,
+    clock,
+    retentionMs: config.retentionMs,
+    visibility: config.visibility,
+    claimProvisionalMs: config.claimProvisionalMs,
+    pumpInline: true,
+    logger: options.logger,
+  });
+  return {
+    delivery: { clock, ids: createIdGenerator(), config: config.core },
+    store: storage.messages,
+    sender: storage.sender,
+    logger: options.logger,
+    onFailed: () => options.onMetric?.('Failed'),
+    onItemFailure: () => options.onMetric?.('DeadLetterFailures'),
+  };
+}
+
+/** This instance's runtime (instance-runtime.ts). */
+export const deadLetterRuntime = instanceRuntime(
+  (): DeadLetterClients => ({ dynamo: new DynamoDBClient({}), sqs: new SQSClient({}) }),
+  createDeadLetterRuntime,
+);

@@ -1,0 +1,118 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createAwsStorage } from '../adapters/aws/aws-storage';
+import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
+import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
+import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
+import { EventBridgeScheduler } from '../adapters/aws/eventbridge-scheduler';
+import { SecretsManagerSigningKeyStore } from '../adapters/aws/secrets-manager-signing-key-store';
+import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { createIdGenerator } from '../core/ids';
+import { KeyRing } from '../core/key-ring';
+import type { ScheduleDeps } from '../core/schedules';
+import { systemClock } from '../ports/clock';
+import type { ApiClients } from './api-runtime';
+import { KEY_REFRESH_MS } from './api-runtime';
+import type { AwsConfig } from './aws-config';
+import type { DeliveryBatchDeps } from './delivery-batch';
+import type { RuntimeOptions } from './instance-runtime';
+import { instanceRuntime } from './instance-runtime';
+import { metricsTelemetry } from './powertools';
+import { reconcile } from './reconcile';
+
+export type DeliveryClients = ApiClients;
+
+/**
+ * The delivery function's composition: the stores, the HTTP delivery client, the signing keys
+ * (re-read every minute, so a rotation by the API reaches it), cron schedules for their ticks,
+ * and the reconcile pass.
+ */
+export async function createDeliveryRuntime(
+  config: AwsConfig,
+  clients: DeliveryClients,
+  options: RuntimeOptions,
+): Promise<DeliveryBatchDeps> {
+  const { logger, onMetric } = options;
+  const clock = options.clock ?? systemClock;
+  const schedulerOptions = {
+    client: clients.scheduler,
+    groupName: config.scheduleGroupName,
+    deliveryQueueArn: config.deliveryQueueArn,
+    roleArn: config.schedulerRoleArn,
+  };
+  const storage = createAwsStorage({
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    sqs: clients.sqs,
+    queueUrl: config.deliveryQueueUrl,
+    scheduler: new EventBridgeScheduler(schedulerOptions),
+    clock,
+    retentionMs: config.retentionMs,
+    visibility: config.visibility,
+    claimProvisionalMs: config.claimProvisionalMs,
+    pumpInline: true,
+    logger,
+  });
+  const keyRing = await KeyRing.load(
+    new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn),
+    { refresh: { clock, everyMs: KEY_REFRESH_MS } },
+  );
+  const ids = createIdGenerator();
+  const telemetry = metricsTelemetry(onMetric ?? (() => {}));
+  const table = { client: clients.dynamo, tableName: config.tableName };
+  const trigger = new EventBridgeScheduleTrigger(schedulerOptions);
+  const schedules: ScheduleDeps = {
+    store: storage.messages,
+    clock,
+    ids,
+    config: config.core,
+    queues: storage.queues,
+    urlGroups: new DynamoUrlGroupStore(table),
+    schedules: new DynamoScheduleStore(table),
+    trigger,
+    telemetry,
+  };
+  return {
+    delivery: {
+      client: new UndiciDeliveryClient({
+        maxResponseBodyBytes: config.core.maxResponseBodyBytes,
+        addressPolicy: config.addressPolicy,
+      }),
+      clock,
+      ids,
+      config: config.core,
+      signingKeys: () => keyRing.current(),
+      telemetry,
+    },
+    store: storage.messages,
+    router: storage.router,
+    sender: storage.sender,
+    schedules,
+    reconcile: (by) =>
+      reconcile(
+        {
+          schedules: schedules.schedules,
+          trigger,
+          queues: storage.queues,
+          router: storage.router,
+          clock,
+          logger,
+        },
+        by,
+      ),
+    logger,
+  };
+}
+
+/** This instance's runtime (instance-runtime.ts). */
+export const deliveryRuntime = instanceRuntime(
+  (): ApiClients => ({
+    dynamo: new DynamoDBClient({}),
+    sqs: new SQSClient({}),
+    scheduler: new SchedulerClient({}),
+    secrets: new SecretsManagerClient({}),
+  }),
+  createDeliveryRuntime,
+);
