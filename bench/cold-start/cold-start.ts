@@ -1,7 +1,8 @@
 /**
  * Cold start: each Lambda handler bundled as the CDK stack bundles it (lib/constructs/
  * sqstash-function.ts: esbuild, CommonJS, minified, `module` before `main`, linked source map
- * without sources, the AWS SDK bundled, nothing external, the target the function's runtime),
+ * without sources, the AWS SDK bundled, nothing external, the target the function's runtime,
+ * tracing off as by default),
  * its size, and how long a fresh Node process takes to load it, next to a reference bundle that
  * holds only the same AWS SDK clients.
  */
@@ -10,9 +11,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import type { Metafile, Plugin } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { build } from 'esbuild';
-import { SQSTASH_RUNTIME } from '../../lib/constructs/sqstash-function';
+import { SQSTASH_RUNTIME, tracingDefine } from '../../lib/constructs/sqstash-function';
 import { BENCH } from '../config';
 import { ROOT } from '../lib/processes';
 import { median } from '../lib/stats';
@@ -38,50 +39,26 @@ export type ColdStartResults = {
   readonly runs: number;
   readonly reference: BundleResult;
   readonly handlers: readonly BundleResult[];
-  /** The delivery handler with packages replaced by empty stubs: what each costs to load. */
+  /** Diagnostic variants of the handlers (ATTRIBUTION). */
   readonly attribution: readonly BundleResult[];
 };
 
-/** A bundle to build: an entry, and packages to replace with a stub (package -> export names). */
+/** A bundle to build: an entry, and whether it is built with tracing on. */
 type Variant = {
   readonly name: string;
   readonly entry: string;
-  readonly stub?: Readonly<Record<string, readonly string[]>>;
+  readonly tracing?: boolean;
 };
 
 const LARGEST_PARTS = 4;
-const DELIVERY_ENTRY = 'lambdas/aws/handlers/delivery.ts';
-const UNDICI_STUB = { undici: ['Agent', 'request', 'errors'] };
+/** Diagnostics, not deployed by default: what turning tracing on costs the delivery function. */
 const ATTRIBUTION: readonly Variant[] = [
-  { name: 'delivery without undici', entry: DELIVERY_ENTRY, stub: UNDICI_STUB },
   {
-    name: 'delivery without undici and Powertools Tracer (X-Ray SDK)',
-    entry: DELIVERY_ENTRY,
-    stub: { ...UNDICI_STUB, '@aws-lambda-powertools/tracer': ['Tracer'] },
+    name: 'delivery with tracing on (Tracer, X-Ray SDK)',
+    entry: 'lambdas/aws/handlers/delivery.ts',
+    tracing: true,
   },
 ];
-
-/**
- * Replaces packages with a stub whose named exports are a class whose instances answer any
- * method with the identity function: enough to load a module that constructs them at load.
- */
-function stubPlugin(stub: Readonly<Record<string, readonly string[]>>): Plugin {
-  const names = Object.keys(stub);
-  const filter = new RegExp(`^(${names.map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`);
-  return {
-    name: 'bench-stub',
-    setup(setup) {
-      setup.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'bench-stub' }));
-      setup.onLoad({ filter: /.*/, namespace: 'bench-stub' }, (args) => ({
-        contents: [
-          'class Stub { constructor() { return new Proxy(this, { get: (t, p) => (p in t ? t[p] : (x) => x) }); } }',
-          `module.exports = { ${(stub[args.path] ?? []).map((name) => `${name}: Stub`).join(', ')} };`,
-        ].join('\n'),
-        loader: 'js',
-      }));
-    },
-  };
-}
 
 function largestParts(metafile: Metafile): { name: string; bytes: number }[] {
   const byPackage = new Map<string, number>();
@@ -138,9 +115,9 @@ async function bundle(
     external: [],
     logLevel: 'error',
     metafile: true,
-    plugins: variant.stub ? [stubPlugin(variant.stub)] : [],
+    define: tracingDefine(variant.tracing ?? false),
   });
-  return { file: outfile, metafile };
+  return { file: outfile, metafile: metafile! };
 }
 
 /** Loads `file` in a fresh process and resolves with the milliseconds require() took. */
@@ -189,15 +166,8 @@ export async function benchColdStart(log: (line: string) => void): Promise<ColdS
     // Interleaved, so a burst of load on the shared machine hits every bundle alike.
     for (let run = 0; run < BENCH.coldStartRuns; run += 1) {
       for (const [index, file] of files.entries()) {
-        // A diagnostic bundle that no longer loads with its stubs is reported, not fatal.
-        const optional = variants[index]!.stub !== undefined;
-        const load = (sourceMaps: boolean) =>
-          loadOnce(file, sourceMaps).catch((error: unknown) => {
-            if (!optional) throw error;
-            return Number.NaN;
-          });
-        samples[index]!.plain.push(await load(false));
-        samples[index]!.mapped.push(await load(true));
+        samples[index]!.plain.push(await loadOnce(file, false));
+        samples[index]!.mapped.push(await loadOnce(file, true));
       }
     }
     const results = variants.map((variant, index): BundleResult => {

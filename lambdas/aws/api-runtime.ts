@@ -17,6 +17,7 @@ import type { ApiRequest, ApiResponse } from '../http/api-types';
 import { createApi } from '../http/router';
 import { systemClock } from '../ports/clock';
 import type { AwsConfig } from './aws-config';
+import { KEY_REFRESH_MS } from './aws-config';
 import type { RuntimeOptions } from './instance-runtime';
 import { instanceRuntime } from './instance-runtime';
 import { metricsTelemetry } from './powertools';
@@ -30,9 +31,6 @@ export type ApiClients = {
   readonly scheduler: SchedulerClient;
   readonly secrets: SecretsManagerClient;
 };
-
-/** How soon every function signs with keys another function rotated. */
-export const KEY_REFRESH_MS = 60_000;
 
 /**
  * The API function's composition: DynamoDB stores and the SQS delivery queue (aws-storage.ts),

@@ -10,6 +10,9 @@ const SECOND_MS = 1_000;
 const CLAIM_MARGIN_MS = 30_000;
 const DEFAULT_FUNCTION_TIMEOUT_MS = 15 * 60 * SECOND_MS;
 
+/** How soon every function signs with keys another function rotated. */
+export const KEY_REFRESH_MS = 60_000;
+
 /** Where the AWS runtime's resources are, and its QStash semantics; read once per cold start. */
 export type AwsConfig = {
   readonly tableName: string;

@@ -8,14 +8,14 @@ import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
 import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
 import { EventBridgeScheduler } from '../adapters/aws/eventbridge-scheduler';
 import { SecretsManagerSigningKeyStore } from '../adapters/aws/secrets-manager-signing-key-store';
-import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { NodeHttpDeliveryClient } from '../adapters/http/node-http-delivery-client';
 import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
 import type { ScheduleDeps } from '../core/schedules';
 import { systemClock } from '../ports/clock';
 import type { ApiClients } from './api-runtime';
-import { KEY_REFRESH_MS } from './api-runtime';
 import type { AwsConfig } from './aws-config';
+import { KEY_REFRESH_MS } from './aws-config';
 import type { DeliveryBatchDeps } from './delivery-batch';
 import type { RuntimeOptions } from './instance-runtime';
 import { instanceRuntime } from './instance-runtime';
@@ -76,7 +76,7 @@ export async function createDeliveryRuntime(
   };
   return {
     delivery: {
-      client: new UndiciDeliveryClient({
+      client: new NodeHttpDeliveryClient({
         maxResponseBodyBytes: config.core.maxResponseBodyBytes,
         addressPolicy: config.addressPolicy,
       }),

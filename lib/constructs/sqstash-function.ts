@@ -15,10 +15,12 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const SQSTASH_RUNTIME = lambda.Runtime.NODEJS_24_X;
 const ESBUILD_TARGET = 'node24';
 /**
- * What the bundles use in place of `undici`: the parts the delivery client uses, without
- * undici's root module (fetch, WebSocket, caches, mocks), which would take a quarter of a MiB.
+ * The constant every bundle is built with: whether the function traces (lambdas/aws/
+ * powertools.ts, traceClients). Without tracing the Tracer is left out of the bundle.
  */
-export const UNDICI_LITE = path.join(PROJECT_ROOT, 'lambdas', 'aws', 'undici-lite.cjs');
+export function tracingDefine(tracing: boolean): Record<string, string> {
+  return { 'process.env.SQSTASH_TRACING': JSON.stringify(String(tracing)) };
+}
 
 export type SqstashFunctionProps = {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -109,8 +111,7 @@ export class SqstashFunction extends Construct {
         forceDockerBundling: false,
         // A constant, so that without tracing the Tracer and the X-Ray SDK are left out of the
         // bundle altogether (lambdas/aws/powertools.ts, traceClients).
-        define: { 'process.env.SQSTASH_TRACING': JSON.stringify(String(props.tracing ?? false)) },
-        esbuildArgs: { '--alias:undici': UNDICI_LITE },
+        define: tracingDefine(props.tracing ?? false),
       },
     });
 

@@ -6,12 +6,8 @@ import type {
   DestinationAddressPolicy,
 } from '../../ports/delivery-client';
 import { AttemptAbortedError, DeliveryAttemptError } from '../../ports/delivery-client';
-import {
-  addressRefusal,
-  DestinationRefusedError,
-  literalAddress,
-  policyLookup,
-} from './destination-address-policy';
+import { CONNECT_TIMEOUT_MS, describeNetworkError, readCapped } from './delivery-response';
+import { addressRefusal, literalAddress, policyLookup } from './destination-address-policy';
 
 export type UndiciDeliveryClientOptions = {
   /** Response bytes kept for callbacks and dead letters; the rest is discarded unread. */
@@ -24,7 +20,6 @@ export type UndiciDeliveryClientOptions = {
 
 const DEFAULT_CONNECTIONS_PER_ORIGIN = 64;
 const KEEP_ALIVE_TIMEOUT_MS = 4_000;
-const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Delivers over undici's request API with a keep-alive pool per origin: on Node 20 it relays
@@ -100,25 +95,6 @@ export class UndiciDeliveryClient implements DeliveryClient {
   }
 }
 
-async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  maxBytes: number,
-): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const room = maxBytes - size;
-    chunks.push(room < chunk.byteLength ? chunk.subarray(0, room) : chunk);
-    size += Math.min(room, chunk.byteLength);
-    // A huge response is cut, and the connection dropped rather than drained.
-    if (size >= maxBytes) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks, size);
-}
-
 function normalizeHeaders(
   headers: Record<string, string | string[] | undefined>,
 ): Record<string, string[]> {
@@ -127,59 +103,4 @@ function normalizeHeaders(
     if (value !== undefined) result[name.toLowerCase()] = Array.isArray(value) ? value : [value];
   }
   return result;
-}
-
-type ErrorLink = {
-  name?: string;
-  message?: string;
-  code?: string;
-  /** OpenSSL's short reason, e.g. "wrong version number". */
-  reason?: string;
-  cause?: unknown;
-};
-
-/**
- * The error and its causes, outermost first: undici wraps socket errors in its own. Read by
- * shape, not `instanceof Error`: errors from Node's internals may come from another realm.
- */
-function errorChain(error: unknown): ErrorLink[] {
-  const chain: ErrorLink[] = [];
-  for (let current = error; typeof current === 'object' && current !== null && chain.length < 5; ) {
-    const link = current as ErrorLink;
-    chain.push(link);
-    current = link.cause;
-  }
-  return chain;
-}
-
-/** One line for the event log and the DLQ, saying what went wrong with the connection. */
-export function describeNetworkError(error: unknown): string {
-  const chain = errorChain(error);
-  const refused = chain.find((link) => link.code === DestinationRefusedError.CODE);
-  if (refused) return String(refused.message);
-  if (chain.some((link) => link.code === 'UND_ERR_CONNECT_TIMEOUT')) {
-    return 'connection timed out';
-  }
-  const parser = chain.find((link) => link.name === 'HTTPParserError');
-  if (parser) return `invalid HTTP response: ${parser.message}`;
-  const { code, message, reason } = chain.find((link) => link.code !== undefined) ?? chain[0] ?? {};
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (ECONNREFUSED)';
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-      return `connection reset before a complete response (${code})`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host not found (${code})`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `host unreachable (${code})`;
-    default:
-      if (code?.startsWith('ERR_TLS') || code?.startsWith('ERR_SSL') || code?.includes('CERT')) {
-        return `TLS error: ${reason ?? message} (${code})`;
-      }
-      return `request failed: ${message ?? String(error)}${code ? ` (${code})` : ''}`;
-  }
 }

@@ -1,0 +1,100 @@
+/**
+ * What every delivery client does alike with an answer or a failure: read the response body up
+ * to the cap, and say in one line what went wrong with a connection (the event log and the DLQ
+ * show it). Shared by the undici client (the embedded server) and the node:http client (the
+ * Lambda delivery function), so a failure reads the same in both runtimes.
+ */
+import { DestinationRefusedError } from './destination-address-policy';
+
+/** How long a connection may take to open before the attempt fails. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** The code of the error a client raises when a connection took longer than that. */
+export const CONNECT_TIMEOUT_CODE = 'UND_ERR_CONNECT_TIMEOUT';
+
+/** The body, cut at `maxBytes`; a longer one is dropped with its connection, not drained. */
+export async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const room = maxBytes - size;
+    chunks.push(room < chunk.byteLength ? chunk.subarray(0, room) : chunk);
+    size += Math.min(room, chunk.byteLength);
+    // A huge response is cut, and the connection dropped rather than drained.
+    if (size >= maxBytes) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks, size);
+}
+
+type ErrorLink = {
+  name?: string;
+  message?: string;
+  code?: string;
+  /** OpenSSL's short reason, e.g. "wrong version number". */
+  reason?: string;
+  cause?: unknown;
+};
+
+/**
+ * The error and its causes, outermost first: undici wraps socket errors in its own. Read by
+ * shape, not `instanceof Error`: errors from Node's internals may come from another realm.
+ */
+function errorChain(error: unknown): ErrorLink[] {
+  const chain: ErrorLink[] = [];
+  for (let current = error; typeof current === 'object' && current !== null && chain.length < 5; ) {
+    const link = current as ErrorLink;
+    chain.push(link);
+    current = link.cause;
+  }
+  return chain;
+}
+
+/** One line for the event log and the DLQ, saying what went wrong with the connection. */
+export function describeNetworkError(error: unknown): string {
+  const chain = errorChain(error);
+  const refused = chain.find((link) => link.code === DestinationRefusedError.CODE);
+  if (refused) return String(refused.message);
+  if (chain.some((link) => link.code === CONNECT_TIMEOUT_CODE)) {
+    return 'connection timed out';
+  }
+  // undici's parser error, or node:http's (codes HPE_*).
+  const parser = chain.find(
+    (link) => link.name === 'HTTPParserError' || link.code?.startsWith('HPE_') === true,
+  );
+  if (parser) return `invalid HTTP response: ${parser.message}`;
+  const { code, message, reason } = chain.find((link) => link.code !== undefined) ?? chain[0] ?? {};
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (ECONNREFUSED)';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+      return `connection reset before a complete response (${code})`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host not found (${code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `host unreachable (${code})`;
+    case 'EPROTO': {
+      // node:https reports some handshake failures this way, OpenSSL's reason in the message
+      // ("...:SSL routines:ssl3_get_record:wrong version number:..."); undici as ERR_SSL_*.
+      const openssl = /SSL routines:[^:]*:([^:]+):/.exec(message ?? '');
+      if (openssl) {
+        const sslReason = openssl[1]!;
+        return `TLS error: ${sslReason} (ERR_SSL_${sslReason.toUpperCase().replace(/\W+/g, '_')})`;
+      }
+      return `request failed: ${message ?? String(error)} (${code})`;
+    }
+    default:
+      if (code?.startsWith('ERR_TLS') || code?.startsWith('ERR_SSL') || code?.includes('CERT')) {
+        return `TLS error: ${reason ?? message} (${code})`;
+      }
+      return `request failed: ${message ?? String(error)}${code ? ` (${code})` : ''}`;
+  }
+}
