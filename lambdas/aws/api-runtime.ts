@@ -15,6 +15,7 @@ import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
 import type { ApiRequest, ApiResponse } from '../http/api-types';
 import { createApi } from '../http/router';
+import type { KeySource } from '../http/routes/key-routes';
 import { systemClock } from '../ports/clock';
 import type { AwsConfig } from './aws-config';
 import { KEY_REFRESH_MS } from './aws-config';
@@ -63,12 +64,14 @@ export async function createApiRuntime(
     logger,
   });
   const table = { client: clients.dynamo, tableName: config.tableName };
-  const [token, keyRing] = await Promise.all([
-    loadToken(clients.secrets, config.tokenSecretArn),
+  const token = await loadToken(clients.secrets, config.tokenSecretArn);
+  // Only GET /v2/keys and the rotation read the signing keys here: read at their first use, so
+  // a cold start reads one secret, not two.
+  const keyRing = loadedOnFirstUse(() =>
     KeyRing.load(new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn), {
       refresh: { clock, everyMs: KEY_REFRESH_MS },
     }),
-  ]);
+  );
   return createApi({
     store: storage.messages,
     clock,
@@ -86,6 +89,22 @@ export async function createApiRuntime(
     telemetry: metricsTelemetry(onMetric ?? (() => {})),
     logger,
   });
+}
+
+/** The key ring, loaded when first used (a failed load is tried again at the next use). */
+function loadedOnFirstUse(load: () => Promise<KeyRing>): KeySource {
+  let loading: Promise<KeyRing> | undefined;
+  const ring = () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+  return {
+    current: async () => (await ring()).current(),
+    rotate: async () => (await ring()).rotate(),
+  };
 }
 
 /** This instance's runtime (instance-runtime.ts). */

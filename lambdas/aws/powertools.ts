@@ -5,8 +5,13 @@ import type { AttemptOutcome, Telemetry } from '../ports/telemetry';
 
 /**
  * Powertools, one instance each per cold start. Service name, log level and metrics namespace
- * come from the POWERTOOLS_* variables the stack sets.
+ * come from the POWERTOOLS_* variables the stack sets. The stack has Lambda pass every
+ * application log line (JSON format, application level TRACE, lib/constructs/sqstash-
+ * function.ts), so that the EMF lines, which carry no level, are never filtered; the level
+ * that counts is POWERTOOLS_LOG_LEVEL. Powertools would take Lambda's level over it, which is
+ * why Lambda's is forgotten before the Logger reads it.
  */
+delete process.env.AWS_LAMBDA_LOG_LEVEL;
 export const logger = new Logger();
 export const metrics = new Metrics();
 
@@ -30,16 +35,38 @@ export const METRIC = {
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
+/** Counts not flushed yet, summed per metric, and when the first of them was made. */
+const counts = new Map<MetricName, number>();
+let countedSince: number | undefined;
+let flushedAt = 0;
 /**
- * Flushes the invocation's metrics as one EMF line. An invocation that counted nothing (a GET,
- * an empty batch) prints nothing: Powertools would otherwise log a warning on every such call.
+ * An instance writes at most one EMF line a second: at a few invocations a second an EMF line
+ * each would cost more than everything else the API function logs (README, "What it costs").
+ */
+export const METRICS_FLUSH_MS = 1_000;
+
+/**
+ * At the end of an invocation: writes the counts as one EMF line, one sum per metric
+ * (Powertools would write every value added, `"Delivered":[1,1,1,...]`), unless this instance
+ * wrote one less than METRICS_FLUSH_MS ago; then they wait for a later invocation, and are
+ * written with the time of the first of them, so they land in the minute they were counted. An
+ * instance Lambda ends with counts waiting loses them: at most a second's worth. An invocation
+ * that counted nothing prints nothing.
  */
 export function publishMetrics(): void {
-  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  const now = Date.now();
+  if (counts.size === 0 || now - flushedAt < METRICS_FLUSH_MS) return;
+  for (const [name, count] of counts) metrics.addMetric(name, MetricUnit.Count, count);
+  metrics.setTimestamp(countedSince ?? now);
+  counts.clear();
+  countedSince = undefined;
+  flushedAt = now;
+  metrics.publishStoredMetrics();
 }
 
 export function countMetric(name: MetricName, count = 1): void {
-  metrics.addMetric(name, MetricUnit.Count, count);
+  countedSince ??= Date.now();
+  counts.set(name, (counts.get(name) ?? 0) + count);
 }
 
 const OUTCOME_METRICS = {

@@ -83,6 +83,14 @@ export class SqstashFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
+      // JSON logs let Lambda filter its own START, END and REPORT lines (system level INFO),
+      // a third of the log bill behind the HTTP API (README, "What it costs"); Duration, Errors
+      // and Throttles remain as metrics. Application logs are filtered by Powertools at
+      // sqstash:logLevel, not by Lambda, which would also drop the EMF metric lines (they
+      // have no level, which Lambda reads as INFO): see lambdas/aws/powertools.ts.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.TRACE,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: {
         ...props.environment,

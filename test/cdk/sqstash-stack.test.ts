@@ -222,11 +222,17 @@ describe('SqstashStack: functions', () => {
     });
   });
 
-  it('gives each function its own log group with a bounded retention', () => {
+  it('gives each function its own log group with a bounded retention, JSON logs and none of Lambda’s own lines below WARN', () => {
     template.resourceCountIs('AWS::Logs::LogGroup', 4);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     for (const [, fn] of Object.entries(template.findResources(FUNCTION))) {
-      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.any(String) } });
+      // Lambda passes every application line (the EMF lines have no level); Powertools filters.
+      expect(fn.Properties.LoggingConfig).toEqual({
+        LogGroup: { Ref: expect.any(String) },
+        LogFormat: 'JSON',
+        SystemLogLevel: 'WARN',
+        ApplicationLogLevel: 'TRACE',
+      });
     }
   });
 

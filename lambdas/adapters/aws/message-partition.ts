@@ -52,6 +52,10 @@ export const partitionKeys = {
     pk: `MSG#${messageId}`,
     sk: `${LOG_PREFIX}${String(retried).padStart(ATTEMPT_DIGITS, '0')}`,
   }),
+  wake: (messageId: string, retried: number): PartitionKey => ({
+    pk: `MSG#${messageId}`,
+    sk: `WAKE#${String(retried).padStart(ATTEMPT_DIGITS, '0')}`,
+  }),
 };
 
 /** Events written together, and where their entry in the event index is. */
@@ -73,8 +77,6 @@ export type MessageRecord = {
   readonly message: Message;
   readonly fifo?: { readonly queue: string; readonly seq: number };
   readonly groups: readonly EventGroup[];
-  /** Which wake sent its attempt entry (see markReleased). */
-  readonly released?: string;
 };
 
 /** The outcome item of one attempt. */
@@ -91,7 +93,6 @@ export type AttemptLog = {
   /** The callbacks the applied settlement kept. */
   readonly callbacks: readonly string[];
   readonly groups: readonly EventGroup[];
-  readonly released?: string;
 };
 
 /** Everything about one message, as one consistent read found it. */
@@ -238,7 +239,7 @@ export function recordItems(
 }
 
 /** What an outcome item is written with (see AttemptLog). */
-export type AttemptLogInput = Omit<AttemptLog, 'hasBody' | 'released'> & { readonly ttl: number };
+export type AttemptLogInput = Omit<AttemptLog, 'hasBody'> & { readonly ttl: number };
 
 /** The items of an outcome item (parts first), ready to put. */
 export function logItems(log: AttemptLogInput): Item[] {
@@ -265,24 +266,32 @@ export function logItems(log: AttemptLogInput): Item[] {
 }
 
 /**
- * The condition under which a release mark is set on the item holding a waiting message (its
- * record, or a retry's outcome item): `released` says which wake sent the attempt entry, so a
- * duplicate wake sends nothing and the same wake, received again after a crash, sends again.
+ * Marks that a wake sent the attempt entry of attempt `retried` of a waiting message (a
+ * recorded one, or a retry woken after more than 15 minutes), so a duplicate wake sends
+ * nothing and the same wake (`by`, its SQS message id), received again after a crash, sends
+ * again. The mark is a small item of its own, `WAKE#<n>`, so it costs one write unit however
+ * large the message's record is. Resolves whether `by` holds the mark.
  */
 export async function markReleased(
   calls: DynamoCalls,
-  key: PartitionKey,
+  messageId: string,
+  retried: number,
   by: string,
+  ttl: number,
 ): Promise<boolean> {
   const builder = new ExpressionBuilder();
-  const released = builder.name('released');
-  const mark = builder.value(by);
   try {
-    await calls.update(key, {
-      UpdateExpression: `SET ${released} = ${mark}`,
-      ConditionExpression: `attribute_exists(${builder.name(PK)}) AND (attribute_not_exists(${released}) OR ${released} = ${mark})`,
-      ...builder.parts(),
-    });
+    await calls.put(
+      {
+        ...partitionKeys.wake(messageId, retried),
+        by,
+        [TABLE.ttlAttribute]: ttl,
+      },
+      {
+        ConditionExpression: `attribute_not_exists(${builder.name(PK)}) OR ${builder.name('by')} = ${builder.value(by)}`,
+        ...builder.parts(),
+      },
+    );
     return true;
   } catch (error) {
     if (error instanceof ConditionFailedError) return false;
@@ -369,7 +378,6 @@ function decodeRecord(item: Item, items: readonly Item[]): MessageRecord {
     message,
     ...(typeof data.q === 'string' && { fifo: { queue: data.q, seq: data.s as number } }),
     groups: decodeGroups(data.g as StoredGroup[], message),
-    ...(typeof item.released === 'string' && { released: item.released }),
   };
 }
 
@@ -387,6 +395,5 @@ function decodeLog(item: Item, items: readonly Item[]): AttemptLog {
     ...(typeof data.dlq === 'string' && { dlqId: data.dlq }),
     callbacks: (data.cb as string[] | undefined) ?? [],
     groups: decodeGroups(data.g as StoredGroup[], message),
-    ...(typeof item.released === 'string' && { released: item.released }),
   };
 }

@@ -261,11 +261,8 @@ export class MessageRouter {
       await this.wakeAt(messageId, next.dueAt, sentBy);
       return;
     }
-    const holder =
-      next.retried === 0
-        ? partitionKeys.record(messageId)
-        : partitionKeys.log(messageId, next.retried - 1);
-    if (!(await markReleased(this.#options.calls, holder, `${next.retried}#${by}`))) return;
+    const ttl = this.ttlAfter(next.dueAt);
+    if (!(await markReleased(this.#options.calls, messageId, next.retried, by, ttl))) return;
     const fifo = history?.record?.fifo?.queue;
     await this.send([
       {

@@ -9,6 +9,7 @@
  * |---|---|---|---|
  * | recorded message | `MSG#<id>` | `MSG` | message-partition.ts |
  * | outcome of attempt n (or a cancel mark) | `MSG#<id>` | `LOG#<n>` | message-partition.ts |
+ * | which wake sent attempt n | `MSG#<id>` | `WAKE#<n>` | message-partition.ts |
  * | a payload too large for its item | the item's pk | `<item sk>#P<nnn>` | dynamo-payloads.ts |
  * | dedup claim | `DEDUP#<key>` | `DEDUP` (a schedule's: `SCHEDULE`) | dedup-claims.ts |
  * | event index (per batch of writes) | `EVT#<UTC hour>#<shard>` | `<time>#<writer>` | dynamo-event-log.ts |

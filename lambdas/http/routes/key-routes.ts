@@ -1,8 +1,17 @@
-import type { KeyRing } from '../../core/key-ring';
+import type { SigningKeys } from '../../core/signing';
 import { jsonResponse } from '../api-types';
 import type { Route } from '../route';
 
-export type KeyRouteDeps = { readonly keyRing: KeyRing };
+/**
+ * The signing keys as the key routes use them: a KeyRing, or (the AWS API function, which
+ * reads them only for these routes) one loaded at its first use.
+ */
+export type KeySource = {
+  current(): SigningKeys | Promise<SigningKeys>;
+  rotate(): Promise<SigningKeys>;
+};
+
+export type KeyRouteDeps = { readonly keyRing: KeySource };
 
 /** `/v2/keys`: the signing keys, and their rotation (qstash-api.md §4.3, §6.8). */
 export const keyRoutes: Route<KeyRouteDeps>[] = [
@@ -10,7 +19,7 @@ export const keyRoutes: Route<KeyRouteDeps>[] = [
     method: 'GET',
     pattern: /^\/v2\/keys$/,
     handle: async ({ deps }) => {
-      const { current, next } = deps.keyRing.current();
+      const { current, next } = await deps.keyRing.current();
       return jsonResponse(200, { current, next });
     },
   },
