@@ -1,16 +1,16 @@
 import type { ColdStartResults } from './cold-start/cold-start';
 import { BENCH } from './config';
-import type { CostRun } from './cost/cost-types';
-import { LATENCY_MS } from './cost/cost-types';
-import type { CostModel } from './cost/model';
-import { ASSUMPTIONS, PRICES } from './cost/model';
+import type { CostRun, ScenarioName } from './cost/cost-types';
+import { LATENCY_MS, SCENARIO_NAMES } from './cost/cost-types';
+import type { CostModel, CostModels } from './cost/model';
+import { ASSUMPTIONS, fixedMonthly, PRICES } from './cost/model';
 import { dollars, fixed, integer, kb, ratio, table } from './lib/markdown';
 import type { E2eResult, PublishResult } from './load/protocol';
 import type { ThroughputResults } from './throughput';
 import { FLOW_CONTROL_PARALLELISM } from './throughput';
 
-/** 1 MB, as test/cdk/bundles.test.ts counts it. */
-const MB = 1_000_000;
+/** 1 MiB, the code budget test/cdk/bundles.test.ts holds each function to. */
+const MIB = 1024 * 1024;
 
 export const GOALS = {
   publishVsBare: 0.35,
@@ -18,9 +18,10 @@ export const GOALS = {
   publishVsBullmq: 1.0,
   deliveredVsBullmq: 1.5,
   pacedP99Ms: 50,
-  bundleBytes: MB,
+  bundleBytes: MIB,
   loadVsReference: 1.5,
-  costPerMillion: 2.5,
+  costPerMillionHttpApi: 3.0,
+  costPerMillionFunctionUrl: 2.0,
 } as const;
 
 export type Target = {
@@ -35,7 +36,7 @@ export type BenchResults = {
   readonly environment: Record<string, string>;
   readonly throughput: ThroughputResults;
   readonly coldStart: ColdStartResults;
-  readonly cost: { readonly run: CostRun; readonly model: CostModel };
+  readonly cost: { readonly run: CostRun; readonly models: CostModels };
   readonly targets: readonly Target[];
   readonly durationSec: number;
 };
@@ -43,8 +44,9 @@ export type BenchResults = {
 export function targetsOf(
   throughput: ThroughputResults,
   coldStart: ColdStartResults,
-  cost: CostModel,
+  cost: CostModels,
 ): Target[] {
+  const { httpApi, functionUrl } = cost.byScenario.base;
   const { publish, e2e, bullmq } = throughput;
   const publishRatio = publish.sqstash.perSecond / publish.bare.perSecond;
   const e2eRatio = e2e.sqstash.perSecond / e2e.relay.perSecond;
@@ -78,7 +80,7 @@ export function targetsOf(
     {
       target: 'Largest Lambda bundle (minified, SDK bundled)',
       measured: `${kb(largest)} (deployment zip ${kb(largestZip)})`,
-      goal: '< 1 MB',
+      goal: '< 1 MiB',
       met: largest < GOALS.bundleBytes,
     },
     {
@@ -88,10 +90,16 @@ export function targetsOf(
       met: slowest <= GOALS.loadVsReference,
     },
     {
-      target: 'Modeled AWS cost per 1M delivered 1 KB messages',
-      measured: dollars(cost.perMillion),
-      goal: `<= ${dollars(GOALS.costPerMillion)}`,
-      met: cost.perMillion <= GOALS.costPerMillion,
+      target: `Modeled AWS cost per 1M delivered 1 KB messages, ${frontDoorName(httpApi)}`,
+      measured: dollars(httpApi.perMillion),
+      goal: `<= ${dollars(GOALS.costPerMillionHttpApi)}`,
+      met: httpApi.perMillion <= GOALS.costPerMillionHttpApi,
+    },
+    {
+      target: `Modeled AWS cost per 1M delivered 1 KB messages, ${frontDoorName(functionUrl)}`,
+      measured: dollars(functionUrl.perMillion),
+      goal: `<= ${dollars(GOALS.costPerMillionFunctionUrl)}`,
+      met: functionUrl.perMillion <= GOALS.costPerMillionFunctionUrl,
     },
   ];
 }
@@ -298,65 +306,8 @@ export function renderMarkdown(results: BenchResults): string {
         bundle.largestParts.map((part) => `${part.name} ${kb(part.bytes)}`).join(', '),
       ]),
     ),
-    'The last two rows are diagnostics, not deployable: the delivery bundle with the named packages replaced by stubs, to show what each costs. The targets are judged on the functions: size on the minified index.js (the zip column, both files deflated, is what test/cdk/bundles.test.ts holds under 1 MB), load time with --enable-source-maps as the stack runs them (NODE_OPTIONS).',
-    `## AWS cost per 1M delivered ${BENCH.bodyBytes} B messages (default stack, us-east-1 list prices, no free tier, no retries)`,
-    table(
-      ['Line', 'Per message', 'Unit', '$ per 1M', 'Basis'],
-      [
-        ...cost.model.lines.map((line) => [
-          line.line,
-          line.quantity < 0.001 ? line.quantity.toExponential(2) : fixed(line.quantity, 3),
-          line.unit,
-          dollars(line.costPerMillion, 3),
-          line.note,
-        ]),
-        ['**Total**', '', '', `**${dollars(cost.model.perMillion)}**`, ''],
-      ],
-    ),
-    table(
-      ['Fixed monthly (not per message)', '$ per month'],
-      [
-        ...cost.model.fixedMonthly.map((line) => [line.line, dollars(line.costPerMonth)]),
-        [
-          `Total per 1M with these spread over ${integer(ASSUMPTIONS.messagesPerMonth)} messages/month`,
-          dollars(cost.model.perMillionWithFixed),
-        ],
-      ],
-    ),
-    'DynamoDB writes per message, by item:',
-    table(
-      ['Item', 'writes', 'table WRU', 'gsi1 WRU'],
-      Object.entries(cost.model.dynamoWritesByItem).map(([kind, writes]) => [
-        kind,
-        fixed(writes.writes, 2),
-        fixed(writes.wru, 2),
-        fixed(writes.indexWru, 2),
-      ]),
-    ),
-    'AWS calls per message, as the handlers made them:',
-    table(
-      ['Function', 'Call', 'per message', 'WRU', 'gsi1 WRU', 'RRU'],
-      (['publish', 'delivery'] as const).flatMap((phase) =>
-        Object.entries(cost.run[phase].calls).map(([name, totals]) => [
-          phase === 'publish' ? 'API' : 'delivery',
-          name,
-          fixed(totals.calls / cost.run.messages, 2),
-          fixed(totals.wru / cost.run.messages, 2),
-          fixed(totals.indexWru / cost.run.messages, 2),
-          fixed(totals.rru / cost.run.messages, 2),
-        ]),
-      ),
-    ),
-    [
-      `How: ${cost.run.messages} messages published through the API handler and delivered through the delivery handler (batches of 10) in-process, on dynalite and mocked SQS/Scheduler/Secrets Manager, with the default stack's environment; a middleware on the DynamoDB client counts every command and reads the items each write touched, before and after, to bill what DynamoDB would.`,
-      `Durations: each AWS call held to an assumed latency (ms: ${Object.entries(LATENCY_MS)
-        .map(([call, ms]) => `${call} ${ms}`)
-        .join(
-          ', ',
-        )}), wall time measured over ${cost.run.timing.publish.invocations} publishes and ${cost.run.timing.delivery.invocations} batches, plus the handler's CPU time (${fixed(cost.run.timing.publish.meanCpuMs)} ms per publish, ${fixed(cost.run.timing.delivery.meanCpuMs)} ms per batch here) scaled to the function's CPU share (memory/${ASSUMPTIONS.fullVcpuMb} MB of a vCPU): API ${ASSUMPTIONS.apiMemoryMb} MB, ${cost.model.billedMs.api} ms; delivery ${ASSUMPTIONS.deliveryMemoryMb} MB, ${cost.model.billedMs.deliveryBatch} ms per batch of 10.`,
-      `Prices: API Gateway HTTP ${dollars(PRICES.apiGatewayPerMillion)}/M; Lambda ${dollars(PRICES.lambdaRequestsPerMillion)}/M requests, arm64 $${PRICES.lambdaArmPerGbSecond}/GB-s; SQS ${dollars(PRICES.sqsPerMillion)}/M per 64 KB; DynamoDB ${dollars(PRICES.dynamoWruPerMillion, 3)}/M WRU, ${dollars(PRICES.dynamoRruPerMillion, 3)}/M RRU; CloudWatch Logs ${dollars(PRICES.logsIngestionPerGb)}/GB; data transfer out ${dollars(PRICES.dataTransferOutPerGb)}/GB (aws-facts §1-§5, §10).`,
-      `Assumed, not observed in-process: the event source receives full batches and deletes each with one DeleteMessageBatch (${ASSUMPTIONS.esmRequestsPerBatch} requests per batch); Lambda's START/END/REPORT lines (${ASSUMPTIONS.platformLogBytesPerInvocation} B per invocation) and API Gateway's access log line; ${ASSUMPTIONS.logEventOverheadBytes} B per log event; ${ASSUMPTIONS.apiResponseHeaderBytes} B of response headers per publish; cold starts on ${ASSUMPTIONS.coldStartFraction * 100}% of invocations; tracing off (the stack's default), so no X-Ray.`,
-    ].join('\n\n'),
+    'The last row is a diagnostic: the delivery bundle as `sqstash:tracing=true` builds it (the Tracer and the X-Ray SDK bundled), which the default stack leaves out. The targets are judged on the functions as deployed by default: size on the minified index.js (test/cdk/bundles.test.ts holds it under 1 MiB, and the zip, both files deflated, under 1 MB), load time with --enable-source-maps as the stack runs them (NODE_OPTIONS).',
+    ...costSections(cost),
   ];
   const notes = limitNotes(results);
   if (notes.length > 0)
@@ -384,31 +335,158 @@ function limitNotes(results: BenchResults): string[] {
       `Publish: synchronous=FULL publishes ${ratio(throughput.publish.sqstashFull.perSecond / throughput.publish.sqstash.perSecond)} as fast as NORMAL (commits are grouped, so an fsync covers a batch).`,
     );
   }
-  const delivery = coldStart.handlers.find((bundle) => bundle.name === 'delivery');
-  const [withoutUndici, withoutBoth] = coldStart.attribution;
-  const reference = coldStart.reference.loadWithSourceMapsMs;
-  if (has('Largest Lambda bundle') && delivery && withoutUndici) {
-    const undici = delivery.largestParts.find((part) => part.name === 'undici');
+  const slowest = [...coldStart.handlers].sort(
+    (x, y) => y.loadWithSourceMapsMs - x.loadWithSourceMapsMs,
+  )[0];
+  if ((has('Largest Lambda bundle') || has('Slowest cold load')) && slowest) {
     notes.push(
-      `Bundle size: undici is ${undici ? kb(undici.bytes) : 'n/a'} of the delivery bundle's ${kb(delivery.bytes)}; without it the bundle is ${kb(withoutUndici.bytes)}.`,
+      `Bundles: the slowest to load is ${slowest.name} (${kb(slowest.bytes)}, ${fixed(slowest.loadWithSourceMapsMs)} ms against the reference's ${fixed(coldStart.reference.loadWithSourceMapsMs)} ms); its largest parts: ${slowest.largestParts.map((part) => `${part.name} ${kb(part.bytes)}`).join(', ')}.`,
     );
   }
-  if (has('Slowest cold load') && withoutUndici && withoutBoth) {
+  for (const model of [
+    cost.models.byScenario.base.httpApi,
+    cost.models.byScenario.base.functionUrl,
+  ]) {
+    if (!has(`Modeled AWS cost per 1M delivered 1 KB messages, ${frontDoorName(model)}`)) continue;
+    const top = [...model.lines].sort((x, y) => y.costPerMillion - x.costPerMillion).slice(0, 4);
     notes.push(
-      `Cold load: the delivery bundle loads in ${ratio(withoutUndici.loadWithSourceMapsMs / reference)} of the reference without undici, ${ratio(withoutBoth.loadWithSourceMapsMs / reference)} without undici and Powertools Tracer (which loads the X-Ray SDK even with tracing off).`,
-    );
-  }
-  if (has('Modeled AWS cost')) {
-    const dynamo = cost.model.lines
-      .filter((line) => line.line.startsWith('DynamoDB'))
-      .reduce((sum, line) => sum + line.costPerMillion, 0);
-    const gateway = cost.model.lines.find((line) => line.line.startsWith('API Gateway'));
-    const items = Object.entries(cost.model.dynamoWritesByItem)
-      .map(([kind, w]) => `${kind} ${fixed(w.wru + w.indexWru)} WRU`)
-      .join(', ');
-    notes.push(
-      `Cost: DynamoDB is ${dollars(dynamo)} of ${dollars(cost.model.perMillion)} (${fixed((dynamo / cost.model.perMillion) * 100, 0)}%), by item: ${items}; every other line together is ${dollars(cost.model.perMillion - dynamo)}, of which API Gateway ${dollars(gateway?.costPerMillion ?? 0)}.`,
+      `Cost (${frontDoorName(model)}): ${dollars(model.perMillion)}, most of it ${top.map((line) => `${line.line} ${dollars(line.costPerMillion)}`).join(', ')}.`,
     );
   }
   return notes;
+}
+
+/** How the report names a model's front door. */
+function frontDoorName(model: CostModel): string {
+  return model.frontDoor === 'httpApi' ? 'default stack (HTTP API)' : 'Function URL front door';
+}
+
+/** What a scenario's row calls it in the "what each adds" table. */
+const SCENARIO_LABELS: Record<ScenarioName, string> = {
+  base: 'a message (the base)',
+  batched: 'a message published in a batch of 100',
+  retry: 'a retry',
+  delayed: 'a delay of 1 h',
+  dedup: 'a deduplication id',
+  fifo: 'a FIFO queue (parallelism 1)',
+};
+
+/** The cost sections: the base message per line for both front doors, then what each adds. */
+function costSections(cost: BenchResults['cost']): string[] {
+  const { run, models } = cost;
+  const base = run.scenarios.base;
+  const { httpApi, functionUrl } = models.byScenario.base;
+  const lineNames = httpApi.lines.map((line) => line.line);
+  const costOf = (model: CostModel, name: string) =>
+    model.lines.find((line) => line.line === name)?.costPerMillion;
+  const fixed$ = fixedMonthly();
+  const fixedTotal = fixed$.reduce((total, line) => total + line.costPerMonth, 0);
+  const perMillionFixed = fixedTotal / (ASSUMPTIONS.messagesPerMonth / 1e6);
+  return [
+    `## AWS cost per 1M delivered ${BENCH.bodyBytes} B messages (us-east-1 list prices, no free tier): one publish per API call, delivered at the first attempt`,
+    table(
+      ['Line', 'Per message', 'Unit', 'HTTP API $/1M', 'Function URL $/1M', 'Basis'],
+      [
+        ...lineNames.map((name) => {
+          const line = httpApi.lines.find((entry) => entry.line === name)!;
+          const url = costOf(functionUrl, name);
+          return [
+            name,
+            line.quantity < 0.001 ? line.quantity.toExponential(2) : fixed(line.quantity, 3),
+            line.unit,
+            dollars(line.costPerMillion, 3),
+            url === undefined ? '-' : dollars(url, 3),
+            line.note,
+          ];
+        }),
+        [
+          '**Total**',
+          '',
+          '',
+          `**${dollars(httpApi.perMillion)}**`,
+          `**${dollars(functionUrl.perMillion)}**`,
+          '',
+        ],
+      ],
+    ),
+    'Behind the Function URL there is no API Gateway request and no access log line; the log line differs by that line alone.',
+    table(
+      ['Fixed monthly (not per message)', '$ per month'],
+      [
+        ...fixed$.map((line) => [line.line, dollars(line.costPerMonth)]),
+        [
+          `Per 1M with these spread over ${integer(ASSUMPTIONS.messagesPerMonth)} messages/month`,
+          `+${dollars(perMillionFixed)}`,
+        ],
+      ],
+    ),
+    `## What each adds, per 1M messages, to the ${dollars(httpApi.perMillion)} (HTTP API) or ${dollars(functionUrl.perMillion)} (Function URL) of the base message`,
+    table(
+      ['Each message with', 'HTTP API $/1M', 'adds', 'Function URL $/1M', 'adds', 'Where it goes'],
+      SCENARIO_NAMES.filter((name) => name !== 'base').map((name) => {
+        const models$ = models.byScenario[name];
+        const added = (model: CostModel, over: CostModel) => model.perMillion - over.perMillion;
+        const grew = models$.httpApi.lines
+          .map((line) => ({
+            line: line.line,
+            delta: line.costPerMillion - (costOf(httpApi, line.line) ?? 0),
+          }))
+          .filter((entry) => Math.abs(entry.delta) >= 0.005)
+          .sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta))
+          .slice(0, 3)
+          .map((entry) => `${entry.line} ${entry.delta > 0 ? '+' : ''}${dollars(entry.delta)}`)
+          .join(', ');
+        return [
+          `${SCENARIO_LABELS[name]}: ${run.scenarios[name].description}`,
+          dollars(models$.httpApi.perMillion),
+          `${added(models$.httpApi, httpApi) >= 0 ? '+' : ''}${dollars(added(models$.httpApi, httpApi))}`,
+          dollars(models$.functionUrl.perMillion),
+          `${added(models$.functionUrl, functionUrl) >= 0 ? '+' : ''}${dollars(added(models$.functionUrl, functionUrl))}`,
+          grew,
+        ];
+      }),
+    ),
+    'DynamoDB writes per message, by item and scenario (writes / WRU):',
+    table(
+      ['Item', ...SCENARIO_NAMES],
+      [
+        ...new Set(
+          SCENARIO_NAMES.flatMap((name) =>
+            Object.keys(models.byScenario[name].httpApi.dynamoWritesByItem),
+          ),
+        ),
+      ]
+        .sort()
+        .map((kind) => [
+          kind,
+          ...SCENARIO_NAMES.map((name) => {
+            const writes = models.byScenario[name].httpApi.dynamoWritesByItem[kind];
+            return writes ? `${fixed(writes.writes, 2)} / ${fixed(writes.wru, 2)}` : '-';
+          }),
+        ]),
+    ),
+    'AWS calls per message of the base message, as the handlers made them:',
+    table(
+      ['Function', 'Call', 'per message', 'WRU', 'RRU'],
+      (['api', 'delivery'] as const).flatMap((phase) =>
+        Object.entries(base[phase].calls).map(([name, totals]) => [
+          phase === 'api' ? 'API' : 'delivery',
+          name,
+          fixed(totals.calls / base.messages, 2),
+          fixed(totals.wru / base.messages, 2),
+          fixed(totals.rru / base.messages, 2),
+        ]),
+      ),
+    ),
+    [
+      `How: ${base.messages} messages per scenario published through the API handler and delivered through the delivery handler in-process, on dynalite, a fake SQS queue playing the event source (batches of up to 10, ChangeMessageVisibility, DelaySeconds) and mocked Scheduler/Secrets Manager, with the default stack's environment; a middleware on the DynamoDB client counts every command and reads the items each write touched, before and after, to bill what DynamoDB would. The delayed scenario moves the clock on by an hour and fires each one-time schedule the functions created.`,
+      `Durations: each AWS call held to an assumed latency (ms: ${Object.entries(LATENCY_MS)
+        .map(([call, ms]) => `${call} ${ms}`)
+        .join(
+          ', ',
+        )}), wall time measured per invocation over a second pass of each scenario, plus the handler's CPU time (base: ${fixed(base.timing.api.meanCpuMs)} ms per publish, ${fixed(base.timing.delivery.meanCpuMs)} ms per delivery invocation here) scaled to the function's CPU share (memory/${ASSUMPTIONS.fullVcpuMb} MB of a vCPU): API ${ASSUMPTIONS.apiMemoryMb} MB, ${httpApi.billedMs.api} ms; delivery ${ASSUMPTIONS.deliveryMemoryMb} MB, ${httpApi.billedMs.deliveryBatch} ms per invocation.`,
+      `Prices: API Gateway HTTP ${dollars(PRICES.apiGatewayPerMillion)}/M; Lambda ${dollars(PRICES.lambdaRequestsPerMillion)}/M requests, arm64 $${PRICES.lambdaArmPerGbSecond}/GB-s; SQS ${dollars(PRICES.sqsPerMillion)}/M per 64 KB; DynamoDB ${dollars(PRICES.dynamoWruPerMillion, 3)}/M WRU, ${dollars(PRICES.dynamoRruPerMillion, 3)}/M RRU; EventBridge Scheduler ${dollars(PRICES.schedulerInvocationsPerMillion)}/M invocations; CloudWatch Logs ${dollars(PRICES.logsIngestionPerGb)}/GB; data transfer out ${dollars(PRICES.dataTransferOutPerGb)}/GB (aws-facts §1-§5, §10).`,
+      `Assumed, not observed in-process: the event source receives each batch with one request and deletes it with one DeleteMessageBatch (${ASSUMPTIONS.esmRequestsPerBatch} requests per batch); Lambda's START/END/REPORT lines (${ASSUMPTIONS.platformLogBytesPerInvocation} B per invocation) and, behind the HTTP API, its access log line; ${ASSUMPTIONS.logEventOverheadBytes} B per log event; ${ASSUMPTIONS.apiResponseHeaderBytes} B of response headers per API call; cold starts on ${ASSUMPTIONS.coldStartFraction * 100}% of invocations; tracing off (the stack's default), so no X-Ray.`,
+    ].join('\n\n'),
+  ];
 }

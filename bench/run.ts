@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { benchColdStart } from './cold-start/cold-start';
 import { runCost } from './cost/cost';
 import { LATENCY_MS } from './cost/cost-types';
-import { costModel } from './cost/model';
+import { costModels } from './cost/model';
 import { ROOT } from './lib/processes';
 import type { BenchResults } from './report';
 import { renderMarkdown, targetsOf } from './report';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const run = await runCost(log);
   const loadOf = (name: string) =>
     coldStart.handlers.find((bundle) => bundle.name === name)?.loadWithSourceMapsMs ?? 0;
-  const model = costModel(run, {
+  const models = costModels(run, {
     api: loadOf('api') + LATENCY_MS.SecretsManager,
     delivery: loadOf('delivery') + LATENCY_MS.SecretsManager,
   });
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     },
     throughput,
     coldStart,
-    cost: { run, model },
-    targets: targetsOf(throughput, coldStart, model),
+    cost: { run, models },
+    targets: targetsOf(throughput, coldStart, models),
     durationSec: (performance.now() - started) / 1000,
   };
   const markdown = renderMarkdown(results);

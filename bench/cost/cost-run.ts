@@ -1,12 +1,13 @@
 /**
- * The cost run (its own process): runs N messages through the real Lambda handlers in-process,
- * as test/aws/handlers.test.ts does (dynalite for DynamoDB, aws-sdk-client-mock for SQS,
- * Scheduler and Secrets Manager), with the default stack's environment, and counts what they
- * do per message: AWS calls by name with the capacity they consume, log bytes, bytes sent to
- * destinations. A second, shorter pass holds every AWS call to an assumed latency and measures
- * each invocation's wall and CPU time, for the Lambda duration model. Prints one JSON line.
+ * The cost run (its own process): runs messages through the real Lambda handlers in-process, as
+ * test/aws/handlers.test.ts does (dynalite for DynamoDB, a fake SQS queue that plays the event
+ * source, aws-sdk-client-mock for Scheduler and Secrets Manager), with the default stack's
+ * environment, one scenario at a time (SCENARIOS), and counts what they do per message: AWS
+ * calls by name with the capacity they consume, log bytes, bytes sent to destinations. A second,
+ * smaller pass of each scenario holds every AWS call to an assumed latency and measures each
+ * invocation's wall and CPU time, for the Lambda duration model. Prints one JSON line.
  *
- * argv[2]: the number of messages.
+ * argv[2]: the number of messages per scenario.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateScheduleCommand,
-  DeleteScheduleCommand,
+  type CreateScheduleCommandInput,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import {
@@ -22,12 +23,7 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  ChangeMessageVisibilityCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -38,11 +34,12 @@ import type {
 import { mockClient } from 'aws-sdk-client-mock';
 import { resolveSqstashConfig } from '../../lib/config';
 import { lambdaEnvironment } from '../../lib/lambda-environment';
-import { apiGatewayEvent, sqsEvent, sqsRecord } from '../../test/helpers/aws-events';
+import { apiGatewayEvent } from '../../test/helpers/aws-events';
+import { FakeSqs } from '../../test/helpers/fake-sqs';
 import { jsonBody } from '../config';
 import { ROOT } from '../lib/processes';
-import type { CostRun, PhaseCounts, TimingStats } from './cost-types';
-import { LATENCY_MS, MEMORY_MB } from './cost-types';
+import type { CostRun, PhaseCounts, ScenarioName, ScenarioRun, TimingStats } from './cost-types';
+import { LATENCY_MS, MEMORY_MB, SCENARIO_NAMES } from './cost-types';
 import type { LatencyModel } from './instrument';
 import { DynamoInstrument, Ledger, padTo } from './instrument';
 
@@ -56,15 +53,67 @@ const QUEUE_URL = `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/sqstash-delive
 const QUEUE_ARN = `arn:aws:sqs:us-east-1:${ACCOUNT}:sqstash-delivery`;
 const TOKEN_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:sqstash-token`;
 const KEYS_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:sqstash-keys`;
-/** The ESM hands the delivery function batches of this many (lib/constructs/delivery-pipeline.ts). */
-const BATCH_SIZE = 10;
 const SQS_CHUNK_BYTES = 64 * 1024;
-/** Publishes (and their batches) timed under the latency model. */
+/** Messages per scenario in the timing pass. */
 const TIMING_MESSAGES = 50;
+/** Messages per /v2/batch call in the batched scenario. */
+const BATCH_OF = 100;
+const HOUR_MS = 3_600_000;
 const latency: LatencyModel = (service, command) =>
   (LATENCY_MS as Record<string, number>)[`${service}:${command}`] ??
   (LATENCY_MS as Record<string, number>)[service] ??
   10;
+
+type Scenario = {
+  readonly description: string;
+  /** How the messages are published. */
+  readonly publish: 'single' | 'batch' | 'fifo';
+  /** Headers of the publish of message `index` of run `runId`. */
+  readonly headers?: (index: number, runId: string) => Record<string, string>;
+  /** The destination answers 503 to each message's first attempt. */
+  readonly failFirst?: boolean;
+  /** The clock moves on this much before delivery (one-time schedules fire then). */
+  readonly advanceMs?: number;
+};
+
+const SCENARIOS: Record<ScenarioName, Scenario> = {
+  base: {
+    description: 'one publish per API call, delivered at its first attempt',
+    publish: 'single',
+  },
+  batched: {
+    description: `published ${BATCH_OF} per /v2/batch call`,
+    publish: 'batch',
+  },
+  retry: {
+    description: 'each message fails its first attempt (503) and is delivered by its retry',
+    publish: 'single',
+    // A retry a second later costs what one an hour later costs (both are delayed entries).
+    headers: () => ({ 'upstash-retry-delay': '1000' }),
+    failFirst: true,
+  },
+  delayed: {
+    description: 'each message delayed 1 h (Upstash-Delay: 1h), woken by a one-time schedule',
+    publish: 'single',
+    headers: () => ({ 'upstash-delay': '1h' }),
+    advanceMs: HOUR_MS + 1_000,
+  },
+  dedup: {
+    description: 'each publish carries an Upstash-Deduplication-Id',
+    publish: 'single',
+    headers: (index, runId) => ({ 'upstash-deduplication-id': `order-${runId}-${index}` }),
+  },
+  fifo: {
+    description: 'each message enqueued into a FIFO queue of parallelism 1 (/v2/enqueue)',
+    publish: 'fifo',
+  },
+};
+
+// The delayed scenario moves the clock on by an hour: every Date.now() in this process (the
+// handlers' clock, the fake queue's) reads the moved clock.
+const realNow = Date.now.bind(Date);
+let clockOffsetMs = 0;
+Date.now = () => realNow() + clockOffsetMs;
 
 type Backend = { dynalite: string; table: string; destination: string };
 
@@ -150,6 +199,36 @@ function countStub(ledger: Ledger, service: string, stub: CallLog): void {
   }
 }
 
+type Sample = { wallMs: number; cpuMs: number };
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+/** The handler, each invocation's wall and CPU time kept in `samples`. */
+function measured<E, R>(handler: Handler<E, R>, samples: Sample[]): Handler<E, R> {
+  return async (event, ctx) => {
+    const cpu = process.cpuUsage();
+    const startedAt = performance.now();
+    try {
+      return await handler(event, ctx);
+    } finally {
+      const used = process.cpuUsage(cpu);
+      samples.push({
+        wallMs: performance.now() - startedAt,
+        cpuMs: (used.user + used.system) / 1000,
+      });
+    }
+  };
+}
+
+function stats(samples: readonly Sample[]): TimingStats {
+  const mean = (pick: (sample: Sample) => number) =>
+    samples.length === 0 ? 0 : samples.reduce((sum, s) => sum + pick(s), 0) / samples.length;
+  return {
+    invocations: samples.length,
+    meanWallMs: mean((s) => s.wallMs),
+    meanCpuMs: mean((s) => s.cpuMs),
+  };
+}
+
 async function main(): Promise<void> {
   const messages = Number(process.argv[2] ?? 200);
   const backend = await startBackend();
@@ -193,27 +272,14 @@ async function main(): Promise<void> {
   const pad = async (service: string, command: string) => {
     if (timing) await padTo(performance.now(), latency(service, command));
   };
-  const sent: string[] = [];
   const sqs = mockClient(SQSClient);
-  sqs.on(SendMessageCommand).callsFake(async (input: { MessageBody: string }) => {
-    sent.push(input.MessageBody);
-    await pad('SQS', 'SendMessage');
-    return { MessageId: `sqs-${sent.length}` };
-  });
-  sqs
-    .on(SendMessageBatchCommand)
-    .callsFake(async (input: { Entries: { Id: string; MessageBody: string }[] }) => {
-      for (const entry of input.Entries) sent.push(entry.MessageBody);
-      await pad('SQS', 'SendMessageBatch');
-      return { Successful: input.Entries.map((entry) => ({ Id: entry.Id, MessageId: entry.Id })) };
-    });
-  sqs.on(ChangeMessageVisibilityCommand).callsFake(async () => {
-    await pad('SQS', 'ChangeMessageVisibility');
-    return {};
-  });
   const scheduler = mockClient(SchedulerClient);
-  scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/x' });
-  scheduler.on(DeleteScheduleCommand).resolves({});
+  const schedules: CreateScheduleCommandInput[] = [];
+  scheduler.on(CreateScheduleCommand).callsFake(async (input: CreateScheduleCommandInput) => {
+    schedules.push(input);
+    await pad('Scheduler', 'CreateSchedule');
+    return { ScheduleArn: `arn:aws:scheduler:::schedule/${input.Name}` };
+  });
   const secrets = mockClient(SecretsManagerClient);
   secrets
     .on(GetSecretValueCommand, { SecretId: TOKEN_ARN })
@@ -228,54 +294,23 @@ async function main(): Promise<void> {
     ['SecretsManager', secrets],
   ];
 
-  // Imported only now: Powertools and the composition root read the environment at load.
+  // Imported only now: Powertools and the compositions read the environment at load.
   const api = require('../../lambdas/aws/handlers/api') as {
-    handler: (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+    handler: Handler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
   };
   const delivery = require('../../lambdas/aws/handlers/delivery') as {
-    handler: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+    handler: Handler<SQSEvent, SQSBatchResponse>;
   };
   const apiContext = context(MEMORY_MB.api);
   const deliveryContext = context(MEMORY_MB.delivery);
   const control = (path: string) =>
     fetch(`${backend.destination}/control/${path}`, { method: 'POST' }).then(
-      (response) => response.json() as Promise<{ requests: number; bytes: number }>,
+      (response) =>
+        response.json() as Promise<{ requests: number; bytes: number; delivered: number }>,
     );
 
   const body = jsonBody();
-  let responseBodyBytes = 0;
-  const publishOne = async () => {
-    const result = await api.handler(
-      apiGatewayEvent({
-        method: 'POST',
-        rawPath: `/v2/publish/${backend.destination}/hook`,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body,
-      }),
-      apiContext,
-    );
-    if (result.statusCode !== 200)
-      throw new Error(`publish answered ${result.statusCode}: ${result.body}`);
-    responseBodyBytes += Buffer.byteLength(result.body ?? '');
-  };
-  let sqsSequence = 0;
-  const deliverSent = async (): Promise<number> => {
-    const bodies = sent.splice(0);
-    let failures = 0;
-    for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
-      const records = bodies.slice(start, start + BATCH_SIZE).map((entry) => {
-        sqsSequence += 1;
-        return sqsRecord({
-          body: entry,
-          sqsMessageId: `sqs-${sqsSequence}`,
-          sentAt: Date.now() - 1_000,
-        });
-      });
-      const response = await delivery.handler(sqsEvent(records), deliveryContext);
-      failures += response.batchItemFailures.length;
-    }
-    return failures;
-  };
+  const capture = new LogCapture();
   const phase = (invocations: number): PhaseCounts => {
     for (const [service, stub] of stubs) countStub(ledger, service, stub);
     const sqsBilledRequests = billedSqsRequests(sqs);
@@ -293,66 +328,130 @@ async function main(): Promise<void> {
     return counts;
   };
 
-  const capture = new LogCapture();
-  capture.start();
-  try {
-    // Cold start of both functions: the secrets, read once per instance.
-    dynamo.mode = 'count';
-    await publishOne();
-    await deliverSent();
-    const init = phase(2);
+  /** Runs `count` messages of a scenario from publish to delivery. */
+  const run = async (name: ScenarioName, count: number) => {
+    const scenario = SCENARIOS[name];
+    const queue = new FakeSqs(sqs, {
+      onCall: async (command) => pad('SQS', command),
+    }).install();
+    schedules.length = 0;
     await control('reset');
-    responseBodyBytes = 0;
+    await control(`fail-first/${scenario.failFirst ? 1 : 0}`);
+    const apiSamples: Sample[] = [];
+    const deliverySamples: Sample[] = [];
+    const apiHandler = measured(api.handler, apiSamples);
+    const deliveryHandler = measured(delivery.handler, deliverySamples);
+    let responseBodyBytes = 0;
+    const call = async (rawPath: string, payload: string, headers: Record<string, string>) => {
+      const result = await apiHandler(
+        apiGatewayEvent({
+          method: 'POST',
+          rawPath,
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            ...headers,
+          },
+          body: payload,
+        }),
+        apiContext,
+      );
+      if (result.statusCode !== 200)
+        throw new Error(`${rawPath} answered ${result.statusCode}: ${result.body}`);
+      responseBodyBytes += Buffer.byteLength(result.body ?? '');
+    };
+    const destinationOf = (index: number) => `${backend.destination}/hook/${name}/${index}`;
+    // Each run its own FIFO queue and deduplication ids: no run waits behind another's messages
+    // or is deduplicated against them.
+    const runId = String(realNow());
+    const queueName = `orders-${runId}`;
+    for (let start = 0; start < count; ) {
+      if (scenario.publish === 'batch') {
+        const size = Math.min(BATCH_OF, count - start);
+        const elements = Array.from({ length: size }, (_, offset) => ({
+          destination: destinationOf(start + offset),
+          body,
+          headers: { 'content-type': 'application/json' },
+        }));
+        await call('/v2/batch', JSON.stringify(elements), {});
+        start += size;
+        continue;
+      }
+      const rawPath =
+        scenario.publish === 'fifo'
+          ? `/v2/enqueue/${queueName}/${destinationOf(start)}`
+          : `/v2/publish/${destinationOf(start)}`;
+      await call(rawPath, body, scenario.headers?.(start, runId) ?? {});
+      start += 1;
+    }
+    const apiCounts = phase(apiSamples.length);
 
-    for (let i = 0; i < messages; i += 1) await publishOne();
-    const publish = phase(messages);
-    const batches = Math.ceil(sent.length / BATCH_SIZE);
-    const failures = await deliverSent();
-    const deliveryCounts = phase(batches);
+    let schedulerInvocations = 0;
+    if (scenario.advanceMs !== undefined) {
+      clockOffsetMs += scenario.advanceMs;
+      // EventBridge fires each one-time schedule: its input lands on the delivery queue.
+      for (const schedule of schedules) {
+        queue.put(schedule.Target!.Input!);
+        schedulerInvocations += 1;
+      }
+    }
+    await queue.drain({
+      delivery: deliveryHandler,
+      context: deliveryContext,
+      // Long enough for the retries' delayed entries (1 s) to become visible.
+      idleMs: 1_500,
+      timeoutMs: 120_000,
+    });
+    const deliveryCounts = phase(deliverySamples.length);
     const destination = await control('stats');
-    if (failures > 0 || destination.requests !== messages) {
+    if (destination.delivered !== count) {
       throw new Error(
-        `${destination.requests} of ${messages} delivered, ${failures} batch item failures`,
+        `${name}: ${destination.delivered} of ${count} delivered; ${queue.queues.delivery.length} entries left, ${queue.queues['dead-letter'].length} dead-lettered`,
       );
     }
-
-    // Timing: every call held to its assumed latency, the destination answering after its own.
-    dynamo.mode = 'timing';
-    timing = true;
-    await control(`delay/${LATENCY_MS.destination}`);
-    const measure = async (run: () => Promise<unknown>) => {
-      const cpu = process.cpuUsage();
-      const startedAt = performance.now();
-      await run();
-      const used = process.cpuUsage(cpu);
-      return { wallMs: performance.now() - startedAt, cpuMs: (used.user + used.system) / 1000 };
-    };
-    const publishTimes = [];
-    for (let i = 0; i < TIMING_MESSAGES; i += 1) publishTimes.push(await measure(publishOne));
-    const deliveryTimes = [];
-    const bodies = sent.splice(0);
-    for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
-      sent.push(...bodies.slice(start, start + BATCH_SIZE));
-      deliveryTimes.push(await measure(deliverSent));
-    }
-    const stats = (times: { wallMs: number; cpuMs: number }[]): TimingStats => ({
-      invocations: times.length,
-      meanWallMs: times.reduce((sum, t) => sum + t.wallMs, 0) / times.length,
-      meanCpuMs: times.reduce((sum, t) => sum + t.cpuMs, 0) / times.length,
-    });
-
-    const result: CostRun = {
-      messages,
-      publish,
+    return {
+      api: apiCounts,
       delivery: deliveryCounts,
-      init,
-      delivered: destination.requests,
-      destinationRequests: destination.requests,
-      destinationBytes: destination.bytes,
-      publishResponseBodyBytes: responseBodyBytes,
-      timing: { publish: stats(publishTimes), delivery: stats(deliveryTimes) },
-      latencyMs: LATENCY_MS,
+      schedulerInvocations,
+      destination,
+      responseBodyBytes,
+      timing: { api: stats(apiSamples), delivery: stats(deliverySamples) },
     };
+  };
+
+  capture.start();
+  try {
+    // Cold starts of both functions (the secrets, read once per instance), not counted.
+    dynamo.mode = 'off';
+    await run('base', 1);
+
+    const scenarios = {} as Record<ScenarioName, ScenarioRun>;
+    for (const name of SCENARIO_NAMES) {
+      dynamo.mode = 'count';
+      timing = false;
+      await control('delay/0');
+      const counted = await run(name, messages);
+      // Timing: every call held to its assumed latency, the destination answering after its own.
+      dynamo.mode = 'timing';
+      timing = true;
+      await control(`delay/${LATENCY_MS.destination}`);
+      const timed = await run(name, name === 'batched' ? BATCH_OF : TIMING_MESSAGES);
+      phase(0);
+      scenarios[name] = {
+        name,
+        description: SCENARIOS[name].description,
+        messages,
+        api: counted.api,
+        delivery: counted.delivery,
+        schedulerInvocations: counted.schedulerInvocations,
+        delivered: counted.destination.delivered,
+        destinationRequests: counted.destination.requests,
+        destinationBytes: counted.destination.bytes,
+        publishResponseBodyBytes: counted.responseBodyBytes,
+        timing: timed.timing,
+      };
+    }
+    const result: CostRun = { scenarios, latencyMs: LATENCY_MS };
     capture.print(JSON.stringify(result));
   } finally {
     backend.stop();

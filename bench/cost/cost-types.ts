@@ -4,7 +4,7 @@
  */
 
 /** Memory sizes of the functions (lib/constructs/api.ts, delivery-pipeline.ts defaults). */
-export const MEMORY_MB = { api: 256, delivery: 512 } as const;
+export const MEMORY_MB = { api: 256, delivery: 512, deadLetter: 256 } as const;
 
 /** Assumed in-region latencies (ms) for the duration model; stated in the report. */
 export const LATENCY_MS = {
@@ -14,6 +14,7 @@ export const LATENCY_MS = {
   'DynamoDB:PutItem': 6,
   'DynamoDB:UpdateItem': 6,
   'DynamoDB:DeleteItem': 6,
+  'DynamoDB:BatchWriteItem': 8,
   'DynamoDB:TransactWriteItems': 12,
   SQS: 8,
   Scheduler: 25,
@@ -21,12 +22,12 @@ export const LATENCY_MS = {
   destination: 100,
 } as const;
 
-/** What one handler (function) did over a pass. */
+/** What one function did over a scenario. */
 export type PhaseCounts = {
   readonly invocations: number;
-  readonly calls: Record<string, { calls: number; wru: number; indexWru: number; rru: number }>;
+  readonly calls: Record<string, { calls: number; wru: number; rru: number }>;
   /** DynamoDB writes by the kind of item written. */
-  readonly itemWrites: Record<string, { writes: number; wru: number; indexWru: number }>;
+  readonly itemWrites: Record<string, { writes: number; wru: number }>;
   /** SQS requests as billed: one per started 64 KB of payload. */
   readonly sqsBilledRequests: number;
   /** What the function printed (Powertools logs and EMF metrics). */
@@ -40,17 +41,29 @@ export type TimingStats = {
   readonly meanCpuMs: number;
 };
 
-export type CostRun = {
+/** The scenarios the cost run measures (cost-run.ts, SCENARIOS). */
+export const SCENARIO_NAMES = ['base', 'batched', 'retry', 'delayed', 'dedup', 'fifo'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** One scenario: N messages published, delivered, and everything the functions did for them. */
+export type ScenarioRun = {
+  readonly name: ScenarioName;
+  readonly description: string;
   readonly messages: number;
-  readonly publish: PhaseCounts;
+  readonly api: PhaseCounts;
   readonly delivery: PhaseCounts;
-  /** Made once per cold start (secrets), for the record. */
-  readonly init: PhaseCounts;
+  /** EventBridge Scheduler invocations (one-time schedules firing). */
+  readonly schedulerInvocations: number;
   readonly delivered: number;
   readonly destinationRequests: number;
   readonly destinationBytes: number;
   /** API responses' bodies, which leave AWS as data transfer. */
   readonly publishResponseBodyBytes: number;
-  readonly timing: { readonly publish: TimingStats; readonly delivery: TimingStats };
+  /** A second, smaller pass with every call held to its assumed latency. */
+  readonly timing: { readonly api: TimingStats; readonly delivery: TimingStats };
+};
+
+export type CostRun = {
+  readonly scenarios: Record<ScenarioName, ScenarioRun>;
   readonly latencyMs: typeof LATENCY_MS;
 };

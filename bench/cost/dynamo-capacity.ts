@@ -4,20 +4,15 @@
  *   (an update or delete bills the item it changes, not the request); a transaction bills 2x;
  * - a failed conditional write still consumes the capacity of the item it looked at;
  * - a strongly consistent read 1 RRU per started 4 KB (a query: of all the items it returns,
- *   summed), an eventually consistent one half that; a read of nothing still costs the minimum;
- * - every global secondary index an item is in (both its key attributes set) is written too:
- *   a put or delete of the index entry, an update when it stays with the same key, a delete
- *   plus a put when its key changes. The indexes project all attributes, so an entry is the
- *   item's size. Index writes are billed at the standard rate (1x, also under a transaction).
+ *   summed), an eventually consistent one half that; a read of nothing still costs the minimum.
+ * The table has no secondary index (lambdas/adapters/aws/table.ts), so nothing else is written.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '../../lambdas/adapters/aws/table';
 
 export type StoredItem = Record<string, AttributeValue>;
 
 const KB = 1024;
 const READ_UNIT_BYTES = 4 * KB;
-const INDEXES = [TABLE.gsi1, TABLE.gsi2] as const;
 
 function utf8(value: string): number {
   return Buffer.byteLength(value, 'utf8');
@@ -82,33 +77,4 @@ export function writeUnits(bytes: number): number {
 export function readUnits(bytes: number, consistent: boolean): number {
   const units = Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES));
   return consistent ? units : units / 2;
-}
-
-function indexKey(
-  item: StoredItem | undefined,
-  index: (typeof INDEXES)[number],
-): string | undefined {
-  const pk = item?.[index.partitionKey]?.S;
-  const sk = item?.[index.sortKey]?.S;
-  return pk !== undefined && sk !== undefined ? `${pk}\u0000${sk}` : undefined;
-}
-
-/** The index WRU a change of one item from `before` to `after` costs. */
-export function indexWriteUnits(
-  before: StoredItem | undefined,
-  after: StoredItem | undefined,
-): number {
-  let units = 0;
-  for (const index of INDEXES) {
-    const was = indexKey(before, index);
-    const is = indexKey(after, index);
-    if (was === undefined && is === undefined) continue;
-    if (was !== undefined && is !== undefined && was === is) {
-      units += writeUnits(Math.max(itemSize(before), itemSize(after)));
-      continue;
-    }
-    if (was !== undefined) units += writeUnits(itemSize(before));
-    if (is !== undefined) units += writeUnits(itemSize(after));
-  }
-  return units;
 }

@@ -12,33 +12,30 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StoredItem } from './dynamo-capacity';
-import { indexWriteUnits, itemSize, plainItemSize, readUnits, writeUnits } from './dynamo-capacity';
+import { itemSize, plainItemSize, readUnits, writeUnits } from './dynamo-capacity';
 
 /** What one kind of call consumed, summed. */
 export type CallTotals = {
   calls: number;
-  /** Table write units (transactions 2x). */
+  /** Write units (transactions 2x). */
   wru: number;
-  /** Global secondary index write units. */
-  indexWru: number;
   rru: number;
 };
 
 export type Mode = 'count' | 'timing' | 'off';
 
 /** Write units by the kind of item written. */
-export type ItemWrites = { writes: number; wru: number; indexWru: number };
+export type ItemWrites = { writes: number; wru: number };
 
 /** Calls counted by `service:Command`, and DynamoDB writes by item kind. */
 export class Ledger {
   readonly totals = new Map<string, CallTotals>();
   readonly items = new Map<string, ItemWrites>();
 
-  addItemWrite(kind: string, wru: number, indexWru: number): void {
-    const entry = this.items.get(kind) ?? { writes: 0, wru: 0, indexWru: 0 };
+  addItemWrite(kind: string, wru: number): void {
+    const entry = this.items.get(kind) ?? { writes: 0, wru: 0 };
     entry.writes += 1;
     entry.wru += wru;
-    entry.indexWru += indexWru;
     this.items.set(kind, entry);
   }
 
@@ -47,10 +44,9 @@ export class Ledger {
   }
 
   add(name: string, consumed: Partial<CallTotals> = {}): void {
-    const entry = this.totals.get(name) ?? { calls: 0, wru: 0, indexWru: 0, rru: 0 };
+    const entry = this.totals.get(name) ?? { calls: 0, wru: 0, rru: 0 };
     entry.calls += consumed.calls ?? 1;
     entry.wru += consumed.wru ?? 0;
-    entry.indexWru += consumed.indexWru ?? 0;
     entry.rru += consumed.rru ?? 0;
     this.totals.set(name, entry);
   }
@@ -73,6 +69,8 @@ type TransactItem = {
   Delete?: { TableName: string; Key: Key };
   ConditionCheck?: { TableName: string; Key: Key };
 };
+
+type BatchRequest = { PutRequest?: { Item: Key }; DeleteRequest?: { Key: Key } };
 
 /** The assumed latency of each call, in ms (stated in the report). */
 export type LatencyModel = (service: string, command: string) => number;
@@ -148,17 +146,16 @@ export class DynamoInstrument {
     }
     if (targets.length > 0) {
       const after = await Promise.all(targets.map((target) => this.#read(target)));
+      // A batch write's unprocessed items were not written (the caller sends them again).
+      const unprocessed = unprocessedKeys(output);
       let wru = 0;
-      let indexWru = 0;
-      targets.forEach((target, index) => {
-        const [was, is] = [before[index], after[index]];
-        const units = writeUnits(Math.max(itemSize(was), itemSize(is)));
-        const indexUnits = indexWriteUnits(was, is);
+      for (const [index, target] of targets.entries()) {
+        if (unprocessed.has(keyText(target.key))) continue;
+        const units = writeUnits(Math.max(itemSize(before[index]), itemSize(after[index])));
         wru += units;
-        indexWru += indexUnits;
-        this.ledger.addItemWrite(itemKind(target.key), transaction ? 2 * units : units, indexUnits);
-      });
-      this.ledger.add(`DynamoDB:${command}`, { wru: transaction ? 2 * wru : wru, indexWru });
+        this.ledger.addItemWrite(itemKind(target.key), transaction ? 2 * units : units);
+      }
+      this.ledger.add(`DynamoDB:${command}`, { wru: transaction ? 2 * wru : wru });
     } else {
       this.ledger.add(`DynamoDB:${command}`, { rru: readCost(command, input, output) });
     }
@@ -173,21 +170,39 @@ export class DynamoInstrument {
   }
 }
 
-/** What an item is, from its key (lambdas/adapters/aws/dynamo-message-table.ts's layout). */
+/** What an item is, from its key (lambdas/adapters/aws/table.ts lists the layout). */
 export function itemKind(key: Key): string {
   const pk = key.pk?.S ?? '';
   const sk = key.sk?.S ?? '';
+  if (/#P\d+$/.test(sk) || sk.startsWith('PART#')) return 'payload part';
   if (pk.startsWith('MSG#')) {
-    if (sk === 'MSG') return 'message record';
-    if (sk === 'MSG#STATE') return 'message state';
-    if (sk.startsWith('EVT#')) return 'event';
-    return 'payload part';
+    if (sk.startsWith('WAKE#')) return 'wake mark';
+    return sk === 'MSG' ? 'message record' : 'attempt log';
   }
   if (pk.startsWith('DEDUP#')) return 'dedup claim';
+  if (pk.startsWith('EVT#')) return 'event index';
+  if (pk.startsWith('PEND#')) return 'pending index';
   if (pk.startsWith('DLQ#')) return 'dead letter';
+  if (pk.startsWith('DLQX#')) return 'dead-letter index';
   if (pk.startsWith('DIR#')) return 'time-index directory';
-  if (pk.startsWith('QUEUE')) return 'FIFO queue';
+  if (pk.startsWith('QUEUE#')) return sk === 'STATE' ? 'FIFO queue state' : 'FIFO position';
+  if (pk === 'QUEUES') return 'FIFO queue directory';
   return pk.split('#')[0] || 'other';
+}
+
+function keyText(key: Key): string {
+  return `${key.pk?.S}\u0000${key.sk?.S}`;
+}
+
+/** The keys a BatchWriteItem left unprocessed. */
+function unprocessedKeys(output: unknown): Set<string> {
+  const out = (output as { output?: Record<string, unknown> }).output ?? {};
+  const left = (out.UnprocessedItems ?? {}) as Record<string, BatchRequest[]>;
+  return new Set(
+    Object.values(left)
+      .flat()
+      .map((request) => keyText(request.PutRequest?.Item ?? request.DeleteRequest!.Key)),
+  );
 }
 
 function keyOf(table: { TableName: string }, item: Key): WriteTarget {
@@ -209,7 +224,12 @@ function writeTargets(command: string, input: Record<string, unknown>): WriteTar
         return keyed ? [keyOf(keyed, keyed.Key)] : [];
       });
     case 'BatchWriteItem':
-      throw new Error('BatchWriteItem is not counted by the bench yet');
+      return Object.entries(input.RequestItems as Record<string, BatchRequest[]>).flatMap(
+        ([TableName, requests]) =>
+          requests.map((request) =>
+            keyOf({ TableName }, request.PutRequest?.Item ?? request.DeleteRequest!.Key),
+          ),
+      );
     default:
       return [];
   }

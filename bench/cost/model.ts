@@ -1,10 +1,14 @@
 /**
- * The cost of one million delivered 1 KB messages on the default stack: quantities per message
- * from the cost run (what the handlers did), list prices from aws-facts.md (us-east-1, no free
- * tier, no retries), and the stated assumptions for what the handlers do not do themselves
- * (the SQS event source's receives, Lambda's own log lines, API Gateway's access log).
+ * The cost of one million delivered 1 KB messages: quantities per message from the cost run
+ * (what the handlers did in each scenario), list prices from aws-facts.md (us-east-1, no free
+ * tier), and the stated assumptions for what the handlers do not do themselves (the SQS event
+ * source's receives, Lambda's own log lines, API Gateway's access log). One model per front
+ * door: the HTTP API (the default stack) and the Lambda Function URL, which has no per-request
+ * price and writes no access log.
  */
-import type { CostRun, PhaseCounts } from './cost-types';
+import type { FrontDoor } from '../../lib/config';
+import { ACCESS_LOG_FIELDS } from '../../lib/constructs/api';
+import type { CostRun, PhaseCounts, ScenarioName, ScenarioRun } from './cost-types';
 import { MEMORY_MB } from './cost-types';
 
 /** us-east-1 list prices, aws-facts.md §1-§5 and §10. */
@@ -15,6 +19,7 @@ export const PRICES = {
   sqsPerMillion: 0.4,
   dynamoWruPerMillion: 0.625,
   dynamoRruPerMillion: 0.125,
+  schedulerInvocationsPerMillion: 1.0,
   logsIngestionPerGb: 0.5,
   dataTransferOutPerGb: 0.09,
   secretsManagerPerSecretMonth: 0.4,
@@ -28,42 +33,62 @@ export const ASSUMPTIONS = {
   deliveryMemoryMb: MEMORY_MB.delivery,
   /** Lambda allocates one vCPU at 1,769 MB and CPU in proportion below it. */
   fullVcpuMb: 1769,
-  /** The ESM receives full batches (steady traffic) and deletes each with one DeleteMessageBatch. */
+  /**
+   * The event source receives each batch with one ReceiveMessage and deletes it with one
+   * DeleteMessageBatch; at steady traffic its batches are full (the cost run's are, but for a
+   * FIFO queue of parallelism 1, where each message is its own batch).
+   */
   esmRequestsPerBatch: 2,
   /** Cold starts per invocation (AWS: usually under 1%). */
   coldStartFraction: 0.01,
-  /** START, END and REPORT lines Lambda writes per invocation (bytes). */
-  platformLogBytesPerInvocation: 260,
-  platformLogEventsPerInvocation: 3,
+  /**
+   * Lambda's own log lines per invocation: none, since the stack sets the system log level to
+   * WARN (lib/constructs/sqstash-function.ts); START, END and REPORT would be about 260 bytes.
+   */
+  platformLogBytesPerInvocation: 0,
+  platformLogEventsPerInvocation: 0,
   /** CloudWatch counts each log event's message plus 26 bytes. */
   logEventOverheadBytes: 26,
-  /** API Gateway's response headers to the publisher (date, content-type, apigw-requestid...). */
+  /** The response headers to the publisher (date, content-type, a request id...). */
   apiResponseHeaderBytes: 250,
-  /** Idle long polls: 5 pollers per event source (MaximumConcurrency keeps them from scaling to 2), 2 sources, one 20 s poll each. */
+  /** Idle long polls: 5 pollers per event source, 2 sources, one 20 s poll each. */
   idlePollsPerMonth: 2 * 5 * 3 * 60 * 24 * 30,
+  /** The reconcile pass's schedule: every 10 minutes, one invocation and one delivery batch. */
+  reconcilePassesPerMonth: 6 * 24 * 30,
   secrets: 2,
+  /** Secrets read at a cold start: the API the token (the keys at their first use), the delivery the keys. */
+  apiSecretReads: 1,
+  deliverySecretReads: 1,
+  /**
+   * Each delivery instance re-reads the signing keys once a minute while it is invoked
+   * (KEY_REFRESH_MS): at most this many reads a month for one instance kept busy all month.
+   */
+  keyRefreshesPerInstanceMonth: 60 * 24 * 30,
   /** Monthly volume the fixed costs are spread over, as in aws-facts §10. */
   messagesPerMonth: 1_000_000,
 } as const;
 
-/** API Gateway's access log line, in the stack's format (lib/constructs/api.ts), filled in. */
-function accessLogLineBytes(pathBytes: number, responseBytes: number): number {
-  return Buffer.byteLength(
-    JSON.stringify({
-      requestId: 'J4wz1jKLoAMEMkw=',
-      requestTime: '23/Nov/2026:08:00:00 +0000',
-      ip: '203.0.113.9',
-      userAgent: 'upstash-qstash-js',
-      httpMethod: 'POST',
-      path: 'x'.repeat(pathBytes),
-      routeKey: 'ANY /v2/{proxy+}',
-      status: '200',
-      protocol: 'HTTP/1.1',
-      responseLength: String(responseBytes),
-      integrationLatency: '30',
-      integrationError: '-',
-    }),
+/** Values of the access log's variables for a publish, to size the stack's line. */
+const ACCESS_LOG_SAMPLE: Record<string, string> = {
+  '$context.requestId': 'J4wz1jKLoAMEMkw=',
+  '$context.requestTimeEpoch': '1795420800000',
+  '$context.identity.sourceIp': '203.0.113.9',
+  '$context.identity.userAgent': 'upstash-qstash-js',
+  '$context.httpMethod': 'POST',
+  '$context.status': '200',
+  '$context.integration.latency': '30',
+  '$context.integrationErrorMessage': '-',
+};
+
+/** API Gateway's access log line in the stack's format (lib/constructs/api.ts), filled in. */
+function accessLogLineBytes(pathBytes: number): number {
+  const line = Object.fromEntries(
+    Object.entries(ACCESS_LOG_FIELDS).map(([field, variable]) => [
+      field,
+      variable === '$context.path' ? 'x'.repeat(pathBytes) : (ACCESS_LOG_SAMPLE[variable] ?? ''),
+    ]),
   );
+  return Buffer.byteLength(JSON.stringify(line));
 }
 
 export type CostLine = {
@@ -76,37 +101,66 @@ export type CostLine = {
 };
 
 export type CostModel = {
+  readonly scenario: ScenarioName;
+  readonly frontDoor: FrontDoor;
   readonly lines: readonly CostLine[];
   readonly perMillion: number;
-  /** Monthly costs that do not grow with messages. */
-  readonly fixedMonthly: readonly { readonly line: string; readonly costPerMonth: number }[];
-  /** perMillion plus the fixed costs spread over ASSUMPTIONS.messagesPerMonth. */
-  readonly perMillionWithFixed: number;
   /** Billed durations the model used (ms). */
   readonly billedMs: { readonly api: number; readonly deliveryBatch: number };
   /** DynamoDB writes per message by item kind. */
-  readonly dynamoWritesByItem: Record<string, { writes: number; wru: number; indexWru: number }>;
+  readonly dynamoWritesByItem: Record<string, { writes: number; wru: number }>;
 };
+
+/** The fixed monthly costs, which do not grow with messages. */
+export function fixedMonthly(): { line: string; costPerMonth: number }[] {
+  return [
+    {
+      line: `SQS idle long polls (${ASSUMPTIONS.idlePollsPerMonth.toLocaleString('en-US')}/month)`,
+      costPerMonth: (ASSUMPTIONS.idlePollsPerMonth / 1e6) * PRICES.sqsPerMillion,
+    },
+    {
+      line: `Reconcile pass every 10 minutes (${ASSUMPTIONS.reconcilePassesPerMonth.toLocaleString('en-US')} schedule invocations and delivery batches)`,
+      costPerMonth:
+        (ASSUMPTIONS.reconcilePassesPerMonth / 1e6) *
+        (PRICES.schedulerInvocationsPerMillion +
+          PRICES.lambdaRequestsPerMillion +
+          3 * PRICES.sqsPerMillion),
+    },
+    {
+      line: `Secrets Manager (${ASSUMPTIONS.secrets} secrets)`,
+      costPerMonth: ASSUMPTIONS.secrets * PRICES.secretsManagerPerSecretMonth,
+    },
+    {
+      line: `Signing-key refresh, one delivery instance busy all month (${ASSUMPTIONS.keyRefreshesPerInstanceMonth.toLocaleString('en-US')} reads)`,
+      costPerMonth:
+        (ASSUMPTIONS.keyRefreshesPerInstanceMonth / 1e4) * PRICES.secretsManagerPer10kCalls,
+    },
+  ];
+}
 
 function sum(
   phases: readonly PhaseCounts[],
-  pick: (totals: PhaseCounts['calls'][string], name: string) => number,
+  pick: (totals: PhaseCounts['calls'][string]) => number,
 ): number {
   let total = 0;
   for (const phase of phases) {
-    for (const [name, totals] of Object.entries(phase.calls)) total += pick(totals, name);
+    for (const totals of Object.values(phase.calls)) total += pick(totals);
   }
   return total;
 }
 
 /** Wall time under the latency model, plus the CPU time scaled to the function's CPU share. */
 function billed(wallMs: number, cpuMs: number, memoryMb: number): number {
-  return Math.ceil(wallMs + cpuMs * (ASSUMPTIONS.fullVcpuMb / memoryMb - 1));
+  return Math.ceil(wallMs + cpuMs * Math.max(0, ASSUMPTIONS.fullVcpuMb / memoryMb - 1));
 }
 
-export function costModel(run: CostRun, initMs: { api: number; delivery: number }): CostModel {
+export function costModel(
+  run: ScenarioRun,
+  frontDoor: FrontDoor,
+  initMs: { api: number; delivery: number },
+): CostModel {
   const n = run.messages;
-  const phases = [run.publish, run.delivery];
+  const phases = [run.api, run.delivery];
   const perMessage = (value: number) => value / n;
   const lines: CostLine[] = [];
   const add = (
@@ -117,16 +171,17 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     note: string,
   ) => lines.push({ line, quantity, unit, costPerMillion, note });
 
-  add(
-    'API Gateway HTTP API',
-    perMessage(run.publish.invocations),
-    'requests',
-    perMessage(run.publish.invocations) * PRICES.apiGatewayPerMillion,
-    '$1.00/M',
-  );
-
-  const apiInvocations = perMessage(run.publish.invocations);
+  const apiInvocations = perMessage(run.api.invocations);
   const deliveryInvocations = perMessage(run.delivery.invocations);
+  if (frontDoor === 'httpApi') {
+    add(
+      'API Gateway HTTP API',
+      apiInvocations,
+      'requests',
+      apiInvocations * PRICES.apiGatewayPerMillion,
+      '$1.00/M',
+    );
+  }
   add(
     'Lambda requests: API',
     apiInvocations,
@@ -139,12 +194,12 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     deliveryInvocations,
     'invocations',
     deliveryInvocations * PRICES.lambdaRequestsPerMillion,
-    'batches of 10',
+    `${(1 / deliveryInvocations).toFixed(1)} messages per batch`,
   );
 
   const apiMs = billed(
-    run.timing.publish.meanWallMs,
-    run.timing.publish.meanCpuMs,
+    run.timing.api.meanWallMs,
+    run.timing.api.meanCpuMs,
     ASSUMPTIONS.apiMemoryMb,
   );
   const batchMs = billed(
@@ -167,7 +222,7 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     deliveryGbS,
     'GB-s',
     deliveryGbS * PRICES.lambdaArmPerGbSecond * 1e6,
-    `${ASSUMPTIONS.deliveryMemoryMb} MB x ${batchMs} ms per batch`,
+    `${ASSUMPTIONS.deliveryMemoryMb} MB x ${batchMs} ms per invocation`,
   );
   const initGbS =
     ASSUMPTIONS.coldStartFraction *
@@ -181,53 +236,51 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     `${ASSUMPTIONS.coldStartFraction * 100}% of invocations, load + secrets`,
   );
 
-  const sqsSent = perMessage(run.publish.sqsBilledRequests + run.delivery.sqsBilledRequests);
+  const sqsSent = perMessage(run.api.sqsBilledRequests + run.delivery.sqsBilledRequests);
   add(
     'SQS requests by the functions',
     sqsSent,
     'requests',
     sqsSent * PRICES.sqsPerMillion,
-    'SendMessage etc., per 64 KB',
+    'SendMessageBatch etc., per 64 KB',
   );
   const esm = deliveryInvocations * ASSUMPTIONS.esmRequestsPerBatch;
   add(
-    'SQS receive + delete by the ESM',
+    'SQS receive + delete by the event source',
     esm,
     'requests',
     esm * PRICES.sqsPerMillion,
-    'full batches of 10',
+    `${ASSUMPTIONS.esmRequestsPerBatch} per batch`,
   );
+  const scheduled = perMessage(run.schedulerInvocations);
+  if (scheduled > 0) {
+    add(
+      'EventBridge Scheduler invocations',
+      scheduled,
+      'invocations',
+      scheduled * PRICES.schedulerInvocationsPerMillion,
+      'one-time schedules, $1.00/M',
+    );
+  }
 
   const wru = perMessage(sum(phases, (t) => t.wru));
-  const indexWru = perMessage(sum(phases, (t) => t.indexWru));
   const rru = perMessage(sum(phases, (t) => t.rru));
-  add(
-    'DynamoDB writes: table',
-    wru,
-    'WRU',
-    wru * PRICES.dynamoWruPerMillion,
-    '1/KB, transactions 2x',
-  );
-  add(
-    'DynamoDB writes: gsi1',
-    indexWru,
-    'WRU',
-    indexWru * PRICES.dynamoWruPerMillion,
-    'projection ALL',
-  );
-  add('DynamoDB reads', rru, 'RRU', rru * PRICES.dynamoRruPerMillion, '4 KB, consistent');
+  add('DynamoDB writes', wru, 'WRU', wru * PRICES.dynamoWruPerMillion, '1/KB, transactions 2x');
+  add('DynamoDB reads', rru, 'RRU', rru * PRICES.dynamoRruPerMillion, '4 KB, consistent 1x');
 
   const pathBytes = `/v2/publish/https://example.com/hooks/order`.length;
-  const responseBytes = run.publishResponseBodyBytes / n;
+  // The API's answers (a batch's answer covers its messages).
+  const responseBytesPerMessage = perMessage(run.publishResponseBodyBytes);
   const invocations = apiInvocations + deliveryInvocations;
+  const accessLogs = frontDoor === 'httpApi' ? apiInvocations : 0;
   const logEvents =
-    perMessage(run.publish.logEvents + run.delivery.logEvents) +
+    perMessage(run.api.logEvents + run.delivery.logEvents) +
     invocations * ASSUMPTIONS.platformLogEventsPerInvocation +
-    apiInvocations;
+    accessLogs;
   const logBytes =
-    perMessage(run.publish.logBytes + run.delivery.logBytes) +
+    perMessage(run.api.logBytes + run.delivery.logBytes) +
     invocations * ASSUMPTIONS.platformLogBytesPerInvocation +
-    apiInvocations * accessLogLineBytes(pathBytes, responseBytes) +
+    accessLogs * accessLogLineBytes(pathBytes) +
     logEvents * ASSUMPTIONS.logEventOverheadBytes;
   add(
     'CloudWatch Logs (incl. EMF)',
@@ -239,7 +292,8 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
 
   const outBytes =
     perMessage(run.destinationBytes) +
-    apiInvocations * (responseBytes + ASSUMPTIONS.apiResponseHeaderBytes);
+    responseBytesPerMessage +
+    apiInvocations * ASSUMPTIONS.apiResponseHeaderBytes;
   add(
     'Data transfer out',
     outBytes / 1e9,
@@ -248,7 +302,10 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     `${Math.round(outBytes)} B/message`,
   );
 
-  const secretCalls = ASSUMPTIONS.coldStartFraction * invocations * ASSUMPTIONS.secrets;
+  const secretCalls =
+    ASSUMPTIONS.coldStartFraction *
+    (apiInvocations * ASSUMPTIONS.apiSecretReads +
+      deliveryInvocations * ASSUMPTIONS.deliverySecretReads);
   add(
     'Secrets Manager API',
     secretCalls,
@@ -257,34 +314,37 @@ export function costModel(run: CostRun, initMs: { api: number; delivery: number 
     'at cold starts',
   );
 
-  const perMillion = lines.reduce((total, line) => total + line.costPerMillion, 0);
-  const fixedMonthly = [
-    {
-      line: `SQS idle long polls (${ASSUMPTIONS.idlePollsPerMonth.toLocaleString('en-US')}/month)`,
-      costPerMonth: (ASSUMPTIONS.idlePollsPerMonth / 1e6) * PRICES.sqsPerMillion,
-    },
-    {
-      line: `Secrets Manager (${ASSUMPTIONS.secrets} secrets)`,
-      costPerMonth: ASSUMPTIONS.secrets * PRICES.secretsManagerPerSecretMonth,
-    },
-  ];
-  const fixed = fixedMonthly.reduce((total, line) => total + line.costPerMonth, 0);
   const byItem: CostModel['dynamoWritesByItem'] = {};
   for (const phase of phases) {
     for (const [kind, writes] of Object.entries(phase.itemWrites)) {
-      const entry = byItem[kind] ?? { writes: 0, wru: 0, indexWru: 0 };
+      const entry = byItem[kind] ?? { writes: 0, wru: 0 };
       byItem[kind] = entry;
       entry.writes += writes.writes / n;
       entry.wru += writes.wru / n;
-      entry.indexWru += writes.indexWru / n;
     }
   }
   return {
+    scenario: run.name,
+    frontDoor,
     lines,
-    perMillion,
-    fixedMonthly,
-    perMillionWithFixed: perMillion + fixed / (ASSUMPTIONS.messagesPerMonth / 1e6),
+    perMillion: lines.reduce((total, line) => total + line.costPerMillion, 0),
     billedMs: { api: apiMs, deliveryBatch: batchMs },
     dynamoWritesByItem: byItem,
   };
+}
+
+/** Every scenario's model behind both front doors. */
+export type CostModels = {
+  readonly byScenario: Record<ScenarioName, Record<FrontDoor, CostModel>>;
+};
+
+export function costModels(run: CostRun, initMs: { api: number; delivery: number }): CostModels {
+  const byScenario = {} as CostModels['byScenario'];
+  for (const [name, scenario] of Object.entries(run.scenarios) as [ScenarioName, ScenarioRun][]) {
+    byScenario[name] = {
+      httpApi: costModel(scenario, 'httpApi', initMs),
+      functionUrl: costModel(scenario, 'functionUrl', initMs),
+    };
+  }
+  return { byScenario };
 }

@@ -39,6 +39,8 @@ export type FakeSqsOptions = {
   readonly visibilityTimeoutMs?: number;
   /** Called for every entry sent, before it is queued (a test may act on it at once). */
   readonly onSend?: (body: string, delaySeconds: number) => Promise<void> | void;
+  /** Called at the start of every call the functions make (the cost bench adds latency). */
+  readonly onCall?: (command: string) => Promise<void>;
 };
 
 /**
@@ -70,6 +72,7 @@ export class FakeSqs {
     this.#stub
       .on(SendMessageBatchCommand)
       .callsFake(async (input: { Entries: SendMessageBatchRequestEntry[] }) => {
+        await this.#options.onCall?.('SendMessageBatch');
         this.#failIfAsked();
         const successful = [];
         for (const entry of input.Entries) {
@@ -81,6 +84,7 @@ export class FakeSqs {
     this.#stub
       .on(SendMessageCommand)
       .callsFake(async (input: { MessageBody: string; DelaySeconds?: number }) => {
+        await this.#options.onCall?.('SendMessage');
         this.#failIfAsked();
         await this.#send(input.MessageBody, input.DelaySeconds ?? 0);
         return { MessageId: `sqs-${this.#ids}`, $metadata: {} };
@@ -88,6 +92,7 @@ export class FakeSqs {
     this.#stub
       .on(ChangeMessageVisibilityCommand)
       .callsFake(async (input: { ReceiptHandle: string; VisibilityTimeout: number }) => {
+        await this.#options.onCall?.('ChangeMessageVisibility');
         const entry = this.#byReceipt(input.ReceiptHandle);
         if (entry) entry.visibleAt = Date.now() + input.VisibilityTimeout * 1000;
         return { $metadata: {} };
