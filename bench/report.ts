@@ -1,6 +1,6 @@
 import type { ColdStartResults } from './cold-start/cold-start';
 import { BENCH } from './config';
-import type { CostRun, ScenarioName } from './cost/cost-types';
+import type { CostRun } from './cost/cost-types';
 import { LATENCY_MS, SCENARIO_NAMES } from './cost/cost-types';
 import type { CostModel, CostModels } from './cost/model';
 import { ASSUMPTIONS, fixedMonthly, PRICES } from './cost/model';
@@ -361,15 +361,10 @@ function frontDoorName(model: CostModel): string {
   return model.frontDoor === 'httpApi' ? 'default stack (HTTP API)' : 'Function URL front door';
 }
 
-/** What a scenario's row calls it in the "what each adds" table. */
-const SCENARIO_LABELS: Record<ScenarioName, string> = {
-  base: 'a message (the base)',
-  batched: 'a message published in a batch of 100',
-  retry: 'a retry',
-  delayed: 'a delay of 1 h',
-  dedup: 'a deduplication id',
-  fifo: 'a FIFO queue (parallelism 1)',
-};
+/** A difference in dollars, signed: +$0.10, -$0.10. */
+function signedDollars(value: number): string {
+  return `${value < 0 ? '-' : '+'}${dollars(Math.abs(value))}`;
+}
 
 /** The cost sections: the base message per line for both front doors, then what each adds. */
 function costSections(cost: BenchResults['cost']): string[] {
@@ -422,7 +417,14 @@ function costSections(cost: BenchResults['cost']): string[] {
     ),
     `## What each adds, per 1M messages, to the ${dollars(httpApi.perMillion)} (HTTP API) or ${dollars(functionUrl.perMillion)} (Function URL) of the base message`,
     table(
-      ['Each message with', 'HTTP API $/1M', 'adds', 'Function URL $/1M', 'adds', 'Where it goes'],
+      [
+        'Scenario: each message...',
+        'HTTP API $/1M',
+        'adds',
+        'Function URL $/1M',
+        'adds',
+        'Where it goes',
+      ],
       SCENARIO_NAMES.filter((name) => name !== 'base').map((name) => {
         const models$ = models.byScenario[name];
         const added = (model: CostModel, over: CostModel) => model.perMillion - over.perMillion;
@@ -434,14 +436,14 @@ function costSections(cost: BenchResults['cost']): string[] {
           .filter((entry) => Math.abs(entry.delta) >= 0.005)
           .sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta))
           .slice(0, 3)
-          .map((entry) => `${entry.line} ${entry.delta > 0 ? '+' : ''}${dollars(entry.delta)}`)
+          .map((entry) => `${entry.line} ${signedDollars(entry.delta)}`)
           .join(', ');
         return [
-          `${SCENARIO_LABELS[name]}: ${run.scenarios[name].description}`,
+          run.scenarios[name].description,
           dollars(models$.httpApi.perMillion),
-          `${added(models$.httpApi, httpApi) >= 0 ? '+' : ''}${dollars(added(models$.httpApi, httpApi))}`,
+          signedDollars(added(models$.httpApi, httpApi)),
           dollars(models$.functionUrl.perMillion),
-          `${added(models$.functionUrl, functionUrl) >= 0 ? '+' : ''}${dollars(added(models$.functionUrl, functionUrl))}`,
+          signedDollars(added(models$.functionUrl, functionUrl)),
           grew,
         ];
       }),
@@ -479,14 +481,14 @@ function costSections(cost: BenchResults['cost']): string[] {
       ),
     ),
     [
-      `How: ${base.messages} messages per scenario published through the API handler and delivered through the delivery handler in-process, on dynalite, a fake SQS queue playing the event source (batches of up to 10, ChangeMessageVisibility, DelaySeconds) and mocked Scheduler/Secrets Manager, with the default stack's environment; a middleware on the DynamoDB client counts every command and reads the items each write touched, before and after, to bill what DynamoDB would. The delayed scenario moves the clock on by an hour and fires each one-time schedule the functions created.`,
+      `How: ${base.messages} messages per scenario published one after another through the API handler and delivered through the delivery handler in-process (so one instance of each, which writes at most one EMF line a second: at about ${integer(1000 / base.timing.api.meanWallMs)} publishes a second here, nearly none per message; below one invocation a second per instance every invocation writes one, about +$0.10 per million), on dynalite, a fake SQS queue playing the event source (batches of up to 10, ChangeMessageVisibility, DelaySeconds) and mocked Scheduler/Secrets Manager, with the default stack's environment; a middleware on the DynamoDB client counts every command and reads the items each write touched, before and after, to bill what DynamoDB would. The delayed scenario moves the clock on by an hour and fires each one-time schedule the functions created.`,
       `Durations: each AWS call held to an assumed latency (ms: ${Object.entries(LATENCY_MS)
         .map(([call, ms]) => `${call} ${ms}`)
         .join(
           ', ',
         )}), wall time measured per invocation over a second pass of each scenario, plus the handler's CPU time (base: ${fixed(base.timing.api.meanCpuMs)} ms per publish, ${fixed(base.timing.delivery.meanCpuMs)} ms per delivery invocation here) scaled to the function's CPU share (memory/${ASSUMPTIONS.fullVcpuMb} MB of a vCPU): API ${ASSUMPTIONS.apiMemoryMb} MB, ${httpApi.billedMs.api} ms; delivery ${ASSUMPTIONS.deliveryMemoryMb} MB, ${httpApi.billedMs.deliveryBatch} ms per invocation.`,
       `Prices: API Gateway HTTP ${dollars(PRICES.apiGatewayPerMillion)}/M; Lambda ${dollars(PRICES.lambdaRequestsPerMillion)}/M requests, arm64 $${PRICES.lambdaArmPerGbSecond}/GB-s; SQS ${dollars(PRICES.sqsPerMillion)}/M per 64 KB; DynamoDB ${dollars(PRICES.dynamoWruPerMillion, 3)}/M WRU, ${dollars(PRICES.dynamoRruPerMillion, 3)}/M RRU; EventBridge Scheduler ${dollars(PRICES.schedulerInvocationsPerMillion)}/M invocations; CloudWatch Logs ${dollars(PRICES.logsIngestionPerGb)}/GB; data transfer out ${dollars(PRICES.dataTransferOutPerGb)}/GB (aws-facts §1-§5, §10).`,
-      `Assumed, not observed in-process: the event source receives each batch with one request and deletes it with one DeleteMessageBatch (${ASSUMPTIONS.esmRequestsPerBatch} requests per batch); Lambda's START/END/REPORT lines (${ASSUMPTIONS.platformLogBytesPerInvocation} B per invocation) and, behind the HTTP API, its access log line; ${ASSUMPTIONS.logEventOverheadBytes} B per log event; ${ASSUMPTIONS.apiResponseHeaderBytes} B of response headers per API call; cold starts on ${ASSUMPTIONS.coldStartFraction * 100}% of invocations; tracing off (the stack's default), so no X-Ray.`,
+      `Assumed, not observed in-process: the event source receives each batch with one request and deletes it with one DeleteMessageBatch (${ASSUMPTIONS.esmRequestsPerBatch} requests per batch), and its batches are full (steady traffic); Lambda writes no START/END/REPORT lines (the stack's system log level is WARN); behind the HTTP API, API Gateway's access log line in the stack's format; ${ASSUMPTIONS.logEventOverheadBytes} B per log event; ${ASSUMPTIONS.apiResponseHeaderBytes} B of response headers per API call; cold starts on ${ASSUMPTIONS.coldStartFraction * 100}% of invocations; tracing off (the stack's default), so no X-Ray.`,
     ].join('\n\n'),
   ];
 }

@@ -6,6 +6,7 @@ import { DynamoCalls } from '../../lambdas/adapters/aws/dynamo-calls';
 import type { Visibility } from '../../lambdas/adapters/aws/message-router';
 import type { AttemptEntry } from '../../lambdas/adapters/aws/sqs-entries';
 import { decodeEntry } from '../../lambdas/adapters/aws/sqs-entries';
+import type { Clock } from '../../lambdas/ports/clock';
 import { systemClock } from '../../lambdas/ports/clock';
 import type { Dynalite } from '../helpers/dynalite';
 import { startDynalite } from '../helpers/dynalite';
@@ -52,7 +53,11 @@ export type DynamoStores = StoresUnderTest &
  * fake that keeps what is sent (nothing is delivered).
  */
 export async function makeDynamoStores(
-  options: { readonly visibility?: Visibility; readonly watermarkMs?: number } = {},
+  options: {
+    readonly visibility?: Visibility;
+    readonly watermarkMs?: number;
+    readonly clock?: Clock;
+  } = {},
 ): Promise<DynamoStores> {
   if (!server) throw new Error('useDynalite() must be called at the top of the test file');
   const dynalite = server;
@@ -70,7 +75,7 @@ export async function makeDynamoStores(
         wakes.push({ messageId, dueAt, ...(sentBy !== undefined && { sentBy }) });
       },
     },
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     retentionMs: 14 * DAY_MS,
     visibility: options.visibility ?? 'immediate',
     claimProvisionalMs: 60_000,
