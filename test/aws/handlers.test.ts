@@ -307,6 +307,9 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
     expect([...kinds].sort()).toEqual(
       expect.arrayContaining(['DEDUP', 'DIR', 'DLQ', 'DLQX', 'EVT', 'MSG', 'PEND', 'QUEUE']),
     );
+    // Within the messages' partitions: records, outcomes and (from the slow path above) a wake mark.
+    const partitionItems = new Set(items.map((item) => item.sk?.S?.split('#')[0]));
+    expect([...partitionItems]).toEqual(expect.arrayContaining(['MSG', 'LOG', 'WAKE', 'POS']));
     for (const item of items.filter((candidate) => !configuration(candidate))) {
       const ttl = Number(item.ttl?.N);
       expect({ item: `${item.pk?.S} ${item.sk?.S}`, hasTtl: ttl > now }).toEqual({
