@@ -180,6 +180,7 @@ export function itemKind(key: Key): string {
     return sk === 'MSG' ? 'message record' : 'attempt log';
   }
   if (pk.startsWith('DEDUP#')) return 'dedup claim';
+  if (pk.startsWith('PUB#')) return 'publish commit';
   if (pk.startsWith('EVT#')) return 'event index';
   if (pk.startsWith('PEND#')) return 'pending index';
   if (pk.startsWith('DLQ#')) return 'dead letter';

@@ -56,7 +56,8 @@ export type MessageStore = {
    * Stores several messages all or none (a URL group's fan-out): when it resolves, every
    * message not held back by its dedup claim is stored with its CREATED event; when it fails or
    * the process dies, none is. Each dedup claim is decided as insertMessage decides it, and the
-   * results come back in order.
+   * results come back in order. (AWS: none is delivered, nor left waiting; a recorded message
+   * of a publish that died ends CANCELED when it comes due.)
    */
   insertMessages(messages: readonly NewMessage[], nowMs: number): Promise<InsertResult[]>;
   /** A message that is pending or failed; not one delivered or canceled. */

@@ -214,6 +214,51 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
     });
   });
 
+  it('delivers none of a fan-out whose publish died before it committed, all of one that did', async () => {
+    jest.useFakeTimers({
+      doNotFake: [
+        'nextTick',
+        'setImmediate',
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'queueMicrotask',
+      ],
+    });
+    const endpoints = Array.from({ length: 12 }, (_, index) => ({
+      url: `${receiver.url}/fanout/${index}`,
+    }));
+    await api('POST', '/v2/topics/fanout/endpoints', { body: JSON.stringify({ endpoints }) });
+    const seen = receiver.requests.length;
+    const commits = async () =>
+      (await scan()).filter((item) => item.pk?.S?.startsWith('PUB#')).length;
+    const committedBefore = await commits();
+    // Twelve entries are two SendMessageBatch calls: the second fails, the publish with it.
+    queue.failNextSends(1, 1);
+
+    const died = await api('POST', '/v2/publish/fanout', { body: 'all or none' });
+    expect(died.status).toBe(500);
+    expect(queue.queues.delivery).toHaveLength(10);
+    // Its first ten wait for a commit that never comes, and are dropped once the publish could
+    // not be running any more (the function's timeout and a margin: 100 s here).
+    await drain();
+    expect(queue.queues.delivery).toHaveLength(10);
+    jest.setSystemTime(Date.now() + 101_000);
+    await drain();
+
+    expect(queue.queues.delivery).toEqual([]);
+    expect(receiver.requests.length).toBe(seen);
+    expect(await commits()).toBe(committedBefore);
+
+    const committed = await api<unknown[]>('POST', '/v2/publish/fanout', { body: 'all' });
+    await drain({ until: () => receiver.requests.length === seen + 12 });
+
+    expect(committed.status).toBe(200);
+    expect(committed.json).toHaveLength(12);
+    expect(await commits()).toBe(committedBefore + 1);
+  });
+
   describe('the slow path: a message delayed past 15 minutes', () => {
     it('is recorded, woken by EventBridge Scheduler before it is due, and delivered when due', async () => {
       jest.useFakeTimers({

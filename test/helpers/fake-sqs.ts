@@ -61,6 +61,7 @@ export class FakeSqs {
   readonly receives = new Map<string, number>();
   #ids = 0;
   #failingSends = 0;
+  #sendsBeforeFailing = 0;
 
   constructor(stub: AwsClientStub<SQSClient>, options: FakeSqsOptions = {}) {
     this.#stub = stub;
@@ -100,13 +101,18 @@ export class FakeSqs {
     return this;
   }
 
-  /** The next `count` send calls fail as an unavailable SQS would. */
-  failNextSends(count = 1): void {
+  /** `count` send calls, after the next `after`, fail as an unavailable SQS would. */
+  failNextSends(count = 1, after = 0): void {
     this.#failingSends = count;
+    this.#sendsBeforeFailing = after;
   }
 
   #failIfAsked(): void {
     if (this.#failingSends === 0) return;
+    if (this.#sendsBeforeFailing > 0) {
+      this.#sendsBeforeFailing -= 1;
+      return;
+    }
     this.#failingSends -= 1;
     throw new Error('SQS is unavailable');
   }

@@ -98,6 +98,7 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     queues,
     pending,
     clock,
+    commitWindowMs: options.claimProvisionalMs,
   });
   const events = new DynamoEventLog(calls, eventIndex, {
     clock,

@@ -3,7 +3,11 @@
  * (message-partition.ts for the items, message-router.ts for how a message reaches its attempt).
  *
  * - insertMessages: each dedup claim first (dedup-claims.ts), so a duplicate enqueues nothing;
- *   then the router makes the new messages deliverable; then the claims are confirmed.
+ *   then the router makes the new messages deliverable; then the claims are confirmed. Several
+ *   messages (a fan-out, a batch) are all or none: their entries and records name the publish,
+ *   whose `PUB#<id>` item is written after the last of them was accepted; an attempt waits for
+ *   it, and once the publish could no longer be running (commitWindowMs) a message without it
+ *   is dropped, or, when recorded, ends CANCELED.
  * - settleAttempts: the settlements of one delivery batch together. First whatever they send
  *   (callbacks, retries: `SendMessageBatch`), each entry naming the settlement by its lease
  *   token; then one event-index item; then each settlement's outcome item, conditionally: the
@@ -112,10 +116,19 @@ export type DynamoMessageStoreOptions = {
   readonly queues: DynamoQueueStore;
   readonly pending: PendingIndex;
   readonly clock: Clock;
+  /**
+   * Longer than a publish can take (the API function's timeout and a margin): a message of a
+   * publish not committed by then never will be.
+   */
+  readonly commitWindowMs: number;
 };
+
+/** Publishes known to have committed, kept for the function instance (a commit is for ever). */
+const MAX_KNOWN_COMMITS = 10_000;
 
 export class DynamoMessageStore implements MessageStore {
   readonly #o: DynamoMessageStoreOptions;
+  readonly #committed = new Set<string>();
 
   constructor(options: DynamoMessageStoreOptions) {
     this.#o = options;
@@ -145,8 +158,19 @@ export class DynamoMessageStore implements MessageStore {
       results[index] = { inserted: true };
     });
     const accepted = messages.filter((_, index) => results[index]!.inserted).map((e) => e.message);
+    // Several messages are all accepted or none: each names their publish, attempted only once
+    // the publish's commit item is written, after the last of them was sent.
+    const publish =
+      accepted.length > 1 ? `pub_${randomBytes(TOKEN_BYTES).toString('base64url')}` : undefined;
     try {
-      await router.accept(accepted, nowMs);
+      await router.accept(accepted, nowMs, publish);
+      if (publish !== undefined) {
+        const lastDue = Math.max(...accepted.map((message) => message.notBefore));
+        await this.#o.calls.put({
+          ...publishKey(publish),
+          [TABLE.ttlAttribute]: router.ttlAfter(Math.max(lastDue, nowMs) + this.#o.commitWindowMs),
+        });
+      }
     } catch (error) {
       // Nothing can hold the keys now; a retried publish may take them again.
       await mapLimit(claimed, PARALLEL_CALLS, (entry) =>
@@ -309,6 +333,16 @@ export class DynamoMessageStore implements MessageStore {
     return cancelled;
   }
 
+  /** Whether a publish of several messages committed (a strongly consistent read, once). */
+  async #hasCommitted(publish: string): Promise<boolean> {
+    if (this.#committed.has(publish)) return true;
+    const item = await this.#o.calls.get(publishKey(publish));
+    if (!item) return false;
+    if (this.#committed.size >= MAX_KNOWN_COMMITS) this.#committed.clear();
+    this.#committed.add(publish);
+    return true;
+  }
+
   /**
    * What to do with an attempt entry the delivery function received: attempt it (with the
    * message and the lease to settle with), wait for the settlement that sent it, or drop it
@@ -327,8 +361,9 @@ export class DynamoMessageStore implements MessageStore {
     let message = entry.message;
     let dueAt = message?.notBefore;
     let recorded = entry.recorded === true;
+    let history: MessageHistory | undefined;
     if (needsHistory) {
-      const history = await readHistory(calls, entry.messageId);
+      history = await readHistory(calls, entry.messageId);
       const log = history?.logs.get(entry.retried);
       if (history && log && log.outcome !== 'cancel-requested') {
         // Settled already: make sure what followed from it happened (a crash may have cut it).
@@ -372,6 +407,21 @@ export class DynamoMessageStore implements MessageStore {
       if (sourceLog.token !== entry.sentBy || !sourceLog.callbacks.includes(entry.messageId)) {
         return { kind: 'drop', reason: 'a settlement that was not applied sent it' };
       }
+    }
+    const publish = entry.retried === 0 ? (entry.publish ?? history?.record?.publish) : undefined;
+    if (publish !== undefined && !(await this.#hasCommitted(publish))) {
+      if (now - message!.createdAt < this.#o.commitWindowMs) {
+        return unapplied('the publish it is part of has not committed yet');
+      }
+      // That publish died before it committed: none of its messages may arrive. A recorded one
+      // ends CANCELED, so that nothing waits for it (its FIFO place, the pending index).
+      if (history?.record) {
+        await this.#endCanceled(history, 0, {
+          ...leaseOfEntry(entry, token, history),
+          ...(by !== undefined && { b: by }),
+        });
+      }
+      return { kind: 'drop', reason: 'the publish it is part of never committed' };
     }
     if (dueAt !== undefined && dueAt > now) {
       return { kind: 'postpone', delayMs: dueAt - now, reason: 'not due yet' };
@@ -586,6 +636,11 @@ export class DynamoMessageStore implements MessageStore {
       ...((recorded || settlement.retried > 0) && { p: true }),
     };
   }
+}
+
+/** The item a publish of several messages writes once all of them were accepted. */
+function publishKey(publish: string): { pk: string; sk: string } {
+  return { pk: `PUB#${publish}`, sk: 'PUB' };
 }
 
 function unapplied(reason: string): EntryDecision {

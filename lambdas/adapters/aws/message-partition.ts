@@ -77,6 +77,8 @@ export type MessageRecord = {
   readonly message: Message;
   readonly fifo?: { readonly queue: string; readonly seq: number };
   readonly groups: readonly EventGroup[];
+  /** The publish of several messages it is part of: it counts once that publish committed. */
+  readonly publish?: string;
 };
 
 /** The outcome item of one attempt. */
@@ -227,6 +229,8 @@ export function recordItems(
     readonly group: EventGroup;
     readonly ttl: number;
     readonly fifo?: { readonly queue: string; readonly seq: number };
+    /** The publish of several messages it is part of (MessageRecord.publish). */
+    readonly publish?: string;
   },
 ): Item[] {
   const key = partitionKeys.record(message.messageId);
@@ -235,6 +239,7 @@ export function recordItems(
     f: fields,
     g: [options.group].map(encodeGroup),
     ...(options.fifo && { q: options.fifo.queue, s: options.fifo.seq }),
+    ...(options.publish !== undefined && { p: options.publish }),
   });
 }
 
@@ -378,6 +383,7 @@ function decodeRecord(item: Item, items: readonly Item[]): MessageRecord {
     message,
     ...(typeof data.q === 'string' && { fifo: { queue: data.q, seq: data.s as number } }),
     groups: decodeGroups(data.g as StoredGroup[], message),
+    ...(typeof data.p === 'string' && { publish: data.p }),
   };
 }
 

@@ -98,14 +98,20 @@ export class MessageRouter {
    * Makes new messages deliverable: records first (those that need one), then their places and
    * entries. Resolves once every message is durable in SQS or DynamoDB.
    */
-  async accept(messages: readonly Message[], nowMs: number): Promise<void> {
+  async accept(messages: readonly Message[], nowMs: number, publish?: string): Promise<void> {
     const recorded = messages.filter((message) => this.needsRecord(message));
     const fast = messages.filter((message) => !recorded.includes(message));
     const planned: PlannedEntry[] = fast.map((message) => ({
-      entry: { kind: 'attempt', messageId: message.messageId, message, retried: 0 },
+      entry: {
+        kind: 'attempt',
+        messageId: message.messageId,
+        message,
+        retried: 0,
+        ...(publish !== undefined && { publish }),
+      },
       dueAt: message.notBefore,
     }));
-    await this.record(recorded, nowMs);
+    await this.record(recorded, nowMs, publish);
     for (const message of recorded) {
       if (message.queueName !== undefined) continue;
       if (this.#options.sender.fitsDelay(message.notBefore)) {
@@ -122,9 +128,10 @@ export class MessageRouter {
 
   /**
    * Writes the records of `messages`, with their CREATED events, pending entries and FIFO
-   * places, and wakes the FIFO queues that may start one of them.
+   * places, and wakes the FIFO queues that may start one of them. `publish` names the publish of
+   * several messages they belong to (DynamoMessageStore.insertMessages).
    */
-  async record(messages: readonly Message[], nowMs: number): Promise<void> {
+  async record(messages: readonly Message[], nowMs: number, publish?: string): Promise<void> {
     if (messages.length === 0) return;
     const { calls, events, pending, queues } = this.#options;
     const places = new Map<string, number>();
@@ -172,6 +179,7 @@ export class MessageRouter {
           },
           ttl: ttls[i]!,
           ...(seq !== undefined && { fifo: { queue: message.queueName!, seq } }),
+          ...(publish !== undefined && { publish }),
         }),
       );
     });

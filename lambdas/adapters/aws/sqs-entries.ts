@@ -44,6 +44,11 @@ export type AttemptEntry = {
   readonly fifo?: string;
   /** The message has a record (message-partition.ts): it may have been canceled meanwhile. */
   readonly recorded?: boolean;
+  /**
+   * The publish of several messages this one belongs to: it is attempted once that publish
+   * committed (dynamo-message-store.ts, insertMessages), so all of them are, or none.
+   */
+  readonly publish?: string;
   /** How often the dead-letter function put this entry back in line. */
   readonly redrives?: number;
 };
@@ -101,6 +106,7 @@ type WireAttempt = {
   q?: string;
   r?: true;
   d?: number;
+  p?: string;
 };
 
 /** The entry as the JSON body SQS takes: text SQS accepts, whatever the message holds. */
@@ -165,6 +171,7 @@ function wireOf(entry: QueueEntry): Record<string, unknown> {
       if (entry.fifo !== undefined) wire.q = entry.fifo;
       if (entry.recorded) wire.r = true;
       if (entry.redrives) wire.d = entry.redrives;
+      if (entry.publish !== undefined) wire.p = entry.publish;
       return { attempt: wire };
     }
     case 'wake':
@@ -201,6 +208,7 @@ function entryOf(fields: Record<string, unknown>): QueueEntry | undefined {
       ...(attempt.q !== undefined && { fifo: attempt.q }),
       ...(attempt.r && { recorded: true }),
       ...(attempt.d && { redrives: attempt.d }),
+      ...(attempt.p !== undefined && { publish: attempt.p }),
     };
   }
   const redrives = typeof fields.redrives === 'number' ? { redrives: fields.redrives } : {};

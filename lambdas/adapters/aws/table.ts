@@ -12,6 +12,7 @@
  * | which wake sent attempt n | `MSG#<id>` | `WAKE#<n>` | message-partition.ts |
  * | a payload too large for its item | the item's pk | `<item sk>#P<nnn>` | dynamo-payloads.ts |
  * | dedup claim | `DEDUP#<key>` | `DEDUP` (a schedule's: `SCHEDULE`) | dedup-claims.ts |
+ * | commit of a publish of several messages | `PUB#<id>` | `PUB` | dynamo-message-store.ts |
  * | event index (per batch of writes) | `EVT#<UTC hour>#<shard>` | `<time>#<writer>` | dynamo-event-log.ts |
  * | pending index (for filter cancels) | `PEND#<shard>` | `<createdAt>#<id>` | pending-index.ts |
  * | dead letter | `DLQ#<dlqId>` | `DLQ` | dynamo-dead-letter-store.ts |
