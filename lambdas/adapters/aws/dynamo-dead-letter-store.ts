@@ -38,7 +38,7 @@ import {
   SMALL_INLINE_BYTES,
   splitPayload,
 } from './dynamo-payloads';
-import { filterAttributes } from './pending-index';
+import { filterAttributes, filterableMessage } from './pending-index';
 import { TABLE } from './table';
 import {
   decodeCursor,
@@ -263,7 +263,14 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
 /** What the filters look at: an index entry, or a dead letter read by id. */
 type IndexView = Pick<
   Message,
-  'messageId' | 'url' | 'topicName' | 'queueName' | 'scheduleId' | 'callerIp' | 'labels' | 'flowControl'
+  | 'messageId'
+  | 'url'
+  | 'topicName'
+  | 'queueName'
+  | 'scheduleId'
+  | 'callerIp'
+  | 'labels'
+  | 'flowControl'
 > & { readonly dlqId: string; readonly responseStatus: number };
 
 function viewOf(entry: DeadLetterEntry): IndexView {
@@ -279,7 +286,7 @@ function matches(filter: DeadLetterFilter, view: IndexView): boolean {
   if (filter.responseStatus !== undefined && !filter.responseStatus.includes(view.responseStatus)) {
     return false;
   }
-  return matchesMessageFilter({ ...view, labels: view.labels ?? [] } as unknown as Message, filter);
+  return matchesMessageFilter(filterableMessage(view), filter);
 }
 
 function itemKey(dlqId: string): Key {

@@ -1,4 +1,3 @@
-import type { Message } from '../../core/message';
 import { matchesMessageFilter } from '../../core/messages';
 import type { Clock } from '../../ports/clock';
 import type { ListOrder, ListQuery, Page } from '../../ports/listing';
@@ -12,6 +11,7 @@ import type { DynamoQueueStore } from './dynamo-queue-store';
 import type { MessageHistory } from './message-partition';
 import { nextAttempt, readHistories } from './message-partition';
 import type { PendingIndex } from './pending-index';
+import { filterableMessage } from './pending-index';
 import { TABLE } from './table';
 import { decodeCursor, encodeCursor, padTime, rangeOfDates } from './time-index';
 
@@ -175,8 +175,7 @@ function entryOf(history: MessageHistory): Item | undefined {
 
 /** Whether an entry (pending-index attributes, labels only when any) passes the filters. */
 function matches(entry: Item, filter: PendingFilter): boolean {
-  const labels = (entry.labels as string[] | undefined) ?? [];
-  return matchesMessageFilter({ ...entry, labels } as unknown as Message, filter);
+  return matchesMessageFilter(filterableMessage(entry), filter);
 }
 
 function compare(a: string, b: string, order: ListOrder): number {

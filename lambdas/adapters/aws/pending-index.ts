@@ -105,3 +105,16 @@ export function filterAttributes(message: Message): Item {
     ...(message.labels.length > 0 && { labels: [...message.labels] }),
   };
 }
+
+/**
+ * An index entry (filterAttributes: the key under `flowControlKey`, labels only when any), or a
+ * whole message, as the message the core's filters match.
+ */
+export function filterableMessage(entry: object): Message {
+  const { flowControlKey, labels } = entry as { flowControlKey?: string; labels?: string[] };
+  return {
+    ...entry,
+    labels: labels ?? [],
+    ...(flowControlKey !== undefined && { flowControl: { key: flowControlKey } }),
+  } as unknown as Message;
+}
