@@ -61,6 +61,8 @@ export class RetentionSweeper {
       dedupKeys: 0,
       flowControlKeys: 0,
       flowControlStarts: 0,
+      workflowRuns: 0,
+      workflowNotifications: 0,
       freedPages: 0,
       batches: 0,
     };
@@ -73,6 +75,8 @@ export class RetentionSweeper {
         totals.dedupKeys += batch.dedupKeys;
         totals.flowControlKeys += batch.flowControlKeys;
         totals.flowControlStarts += batch.flowControlStarts;
+        totals.workflowRuns += batch.workflowRuns;
+        totals.workflowNotifications += batch.workflowNotifications;
         totals.freedPages += batch.freedPages;
         totals.batches += 1;
         longestBatchMs = Math.max(longestBatchMs, batch.durationMs);

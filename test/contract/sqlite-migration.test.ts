@@ -291,6 +291,14 @@ function writeVersion3(path: string, messages: Record<string, Message>): void {
   ).run(T0, T0);
   insert(delivered!, 'DELIVERED', { dueAt: null, finishedAt: T0 + 8 });
   event.run(T0 + 8, delivered!.messageId, 'DELIVERED', JSON.stringify({ responseStatus: 200 }));
+  // Workflow runs as migration 2 keeps them: when one ended is in its JSON fields.
+  const run = db.prepare(
+    `INSERT INTO workflow_runs (run_id, url, created_at, state, labels, fields)
+     VALUES (?, 'https://app.example.com/wf', ?, ?, '[]', ?)`,
+  );
+  const fields = { configHeaders: {}, triggerHeader: {}, triggerMessageId: 'msg_t' };
+  run.run('wfr_ended', T0, 'RUN_SUCCESS', JSON.stringify({ ...fields, completedAt: T0 + 9 }));
+  run.run('wfr_running', T0, 'RUN_STARTED', JSON.stringify(fields));
   db.close();
 }
 
@@ -349,10 +357,15 @@ describe('openDatabase: upgrading a schema-3 database to flow control', () => {
     expect(await flowControl.getKey('k', T0 + 200)).toMatchObject({ inFlight: 1, waiting: 1 });
   });
 
-  it('lets retention sweep the finished message it brought over, and no pending one', async () => {
+  it('lets retention sweep the finished message and the ended run it brought over, and no pending or running one', async () => {
+    const runs = new SqliteWorkflowRunStore(db);
+    expect(await runs.getRun('wfr_ended')).toMatchObject({ completedAt: T0 + 9 });
+
     const swept = new SqliteRetention(db).sweepBatch(T0 + 1_000, T0 + 1_000);
 
-    expect(swept).toMatchObject({ messages: 1 });
+    expect(swept).toMatchObject({ messages: 1, workflowRuns: 1 });
     expect(await new SqliteMessageStore(db).getPendingMessage('msg_q2')).toBeDefined();
+    expect(await runs.getRun('wfr_ended')).toBeUndefined();
+    expect(await runs.getRun('wfr_running')).toMatchObject({ state: 'RUN_STARTED' });
   });
 });

@@ -1,5 +1,6 @@
 import type { SqliteRetention as Retention } from '../../lambdas/adapters/embedded/sqlite-retention';
 import { SqliteRetention } from '../../lambdas/adapters/embedded/sqlite-retention';
+import { SqliteWorkflowRunStore } from '../../lambdas/adapters/embedded/sqlite-workflow-run-store';
 import { DEFAULT_CORE_CONFIG } from '../../lambdas/core/config';
 import type { FlowControl } from '../../lambdas/core/flow-control';
 import type { FlowControlDeps } from '../../lambdas/core/flow-control-keys';
@@ -10,6 +11,7 @@ import {
   setFlowControlPaused,
   unpinFlowControl,
 } from '../../lambdas/core/flow-control-keys';
+import type { WorkflowRun } from '../../lambdas/core/workflow/workflow-run';
 import { fixedClock, makeMessage, T0 } from '../helpers/messages';
 import { deadLetterOf, deliveredSettlement, failedSettlement } from '../helpers/settlements';
 import { makeSqliteStores } from './sqlite-stores';
@@ -216,6 +218,83 @@ describe('SqliteRetention', () => {
         parallelismCount: 1,
       });
       expect(await stores.messages.getPendingMessage('msg_2')).toBeDefined();
+    });
+  });
+
+  describe('workflow runs', () => {
+    let runs: SqliteWorkflowRunStore;
+    beforeEach(() => {
+      runs = new SqliteWorkflowRunStore(stores.db);
+    });
+    const open = async (runId: string) => {
+      const run: WorkflowRun = {
+        runId,
+        url: 'https://app.example.com/api/workflow',
+        createdAt: T0,
+        state: 'RUN_STARTED',
+        labels: [],
+        configHeaders: {},
+        triggerHeader: {},
+        triggerMessageId: `msg_${runId}`,
+      };
+      const body = new TextEncoder().encode('{}');
+      await runs.createRun(run, [
+        { messageId: `msg_${runId}`, callType: 'step', body, createdAt: T0 },
+      ]);
+      // Kept since after the cutoff below: it goes with its run, not for its age.
+      await runs.putNotification({
+        runId,
+        eventId: 'paid',
+        data: body,
+        createdAt: T0 + 3 * HOUR_MS,
+      });
+    };
+    const rowsOf = (runId: string) =>
+      ['workflow_runs', 'workflow_run_messages', 'workflow_notifications'].map(
+        (table) =>
+          (
+            stores.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE run_id = ?`).get(runId) as {
+              n: number;
+            }
+          ).n,
+      );
+
+    it('removes runs ended before the cutoff with their steps and notifications, and never a started one', async () => {
+      for (const runId of ['wfr_done', 'wfr_canceled', 'wfr_failed', 'wfr_later', 'wfr_running']) {
+        await open(runId);
+      }
+      await runs.endRun('wfr_done', { state: 'RUN_SUCCESS', at: T0 + HOUR_MS });
+      await runs.endRun('wfr_canceled', { state: 'RUN_CANCELED', at: T0 + HOUR_MS });
+      await runs.markRunFailed('wfr_failed', { dlqId: 'dlq_1', at: T0 + HOUR_MS });
+      await runs.endRun('wfr_later', { state: 'RUN_SUCCESS', at: T0 + 3 * HOUR_MS });
+
+      const swept = retention.sweepBatch(T0 + 2 * HOUR_MS, T0 + 1_000 * DAY_MS);
+
+      expect(swept).toMatchObject({ workflowRuns: 3, workflowNotifications: 3 });
+      for (const runId of ['wfr_done', 'wfr_canceled', 'wfr_failed']) {
+        expect(await runs.getRun(runId)).toBeUndefined();
+        expect(rowsOf(runId)).toEqual([0, 0, 0]);
+      }
+      expect(await runs.getRun('wfr_later')).toMatchObject({ completedAt: T0 + 3 * HOUR_MS });
+      expect(rowsOf('wfr_later')).toEqual([1, 1, 1]);
+      expect(await runs.getRun('wfr_running')).toMatchObject({ state: 'RUN_STARTED' });
+      expect(rowsOf('wfr_running')).toEqual([1, 1, 1]);
+    });
+
+    it('removes a notification kept past the cutoff for a run that never waited for it', async () => {
+      const data = new TextEncoder().encode('late');
+      await runs.putNotification({ runId: 'wfr_never', eventId: 'e', data, createdAt: T0 });
+      await runs.putNotification({
+        runId: 'wfr_never',
+        eventId: 'e',
+        data,
+        createdAt: T0 + DAY_MS,
+      });
+
+      expect(retention.sweepBatch(T0 + HOUR_MS, T0 + 2 * DAY_MS).workflowNotifications).toBe(1);
+      expect(await runs.takeNotification('wfr_never', 'e', false)).toMatchObject({
+        createdAt: T0 + DAY_MS,
+      });
     });
   });
 });

@@ -15,7 +15,7 @@ export const DATABASE_FILE = 'sqstash.db';
 /** Held by the process that owns the data directory. */
 export const LOCK_FILE = 'sqstash.lock';
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 const BUSY_TIMEOUT_MS = 2000;
 /**
  * 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself, and
@@ -407,6 +407,16 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
       DELETE FROM flow_control_configs WHERE key = NEW.flow_key AND pending <= 0;
       UPDATE flow_control_keys SET wake_at = 0 WHERE key = NEW.flow_key;
     END;
+  `,
+  // Retention of workflow runs: when a run ended (succeeded, failed or was canceled) becomes a
+  // column, so that the sweep finds the runs ended before its cutoff (sqlite-retention.ts).
+  5: `
+    ALTER TABLE workflow_runs ADD COLUMN completed_at INTEGER;
+    UPDATE workflow_runs SET
+      completed_at = CASE WHEN state <> 'RUN_STARTED' THEN json_extract(fields, '$.completedAt') END,
+      fields = json_remove(fields, '$.completedAt');
+    CREATE INDEX workflow_runs_completed ON workflow_runs (completed_at)
+      WHERE completed_at IS NOT NULL;
   `,
 };
 

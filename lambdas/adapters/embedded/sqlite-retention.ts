@@ -12,6 +12,12 @@ export type SweepBatch = {
   /** Flow-control keys idle past the cutoff, and attempt starts no rate can count any more. */
   readonly flowControlKeys: number;
   readonly flowControlStarts: number;
+  /**
+   * Workflow runs ended (succeeded, failed, canceled) before the cutoff, with their steps,
+   * waits and kept notifications, and notifications kept that long for a run that never waited.
+   */
+  readonly workflowRuns: number;
+  readonly workflowNotifications: number;
   /** Free pages handed back to the file system. */
   readonly freedPages: number;
   /** True when the batch stopped at its budget with work left. */
@@ -44,7 +50,9 @@ const LONGEST_RATE_PERIOD_MS = MAX_RATE_PERIOD_SEC * 1_000;
  * the keys idle since before the cutoff with nothing left that matters: no pending message
  * (a key with one is never forgotten, however old), none in flight, no start its rate still
  * counts, no pause or pin (an operator's, kept until undone). What such a key still holds, a
- * value carried over from an unpin, gives way to the next message's anyway. Free pages
+ * value carried over from an unpin, gives way to the next message's anyway. Workflow runs go
+ * once they ended before the cutoff, as a failed run's dead letter does (a run still started
+ * is never touched), and so do notifications kept that long for a wait that never came. Free pages
  * are reused by later writes, and those beyond a reserve are handed back with SQLite's
  * incremental vacuum.
  */
@@ -88,6 +96,23 @@ export class SqliteRetention {
          RETURNING key`,
       ),
       deleteFlowControlStarts: db.prepare('DELETE FROM flow_control_starts WHERE key = ?'),
+      endedRuns: db.prepare(
+        `SELECT run_id AS id FROM workflow_runs
+         WHERE completed_at < ? ORDER BY completed_at LIMIT ${BATCH_ROWS}`,
+      ),
+      deleteRunMessages: db.prepare('DELETE FROM workflow_run_messages WHERE run_id = ?'),
+      deleteRunWaiters: db.prepare('DELETE FROM workflow_waiters WHERE run_id = ?'),
+      deleteRunNotifications: db.prepare('DELETE FROM workflow_notifications WHERE run_id = ?'),
+      deleteRun: db.prepare(
+        'DELETE FROM workflow_runs WHERE run_id = ? AND completed_at IS NOT NULL',
+      ),
+      // Of the oldest notifications (seq follows arrival), those kept since before the cutoff.
+      oldNotifications: db.prepare(
+        `DELETE FROM workflow_notifications WHERE seq IN (
+           SELECT seq FROM (SELECT seq, created_at FROM workflow_notifications
+                            ORDER BY seq LIMIT ${BATCH_ROWS})
+           WHERE created_at < ?)`,
+      ),
       oldFlowControlStarts: db.prepare(
         `DELETE FROM flow_control_starts WHERE (key, at) IN (
            SELECT key, at FROM flow_control_starts WHERE at <= ? LIMIT ${BATCH_ROWS})`,
@@ -134,19 +159,38 @@ export class SqliteRetention {
           nowMs - LONGEST_RATE_PERIOD_MS,
         ).changes;
       }
+      let workflowRuns = 0;
+      let workflowNotifications = 0;
+      if (!more) {
+        for (const { id } of statements.endedRuns.all(cutoffMs) as { id: string }[]) {
+          if (overBudget()) {
+            more = true;
+            break;
+          }
+          statements.deleteRunMessages.run(id);
+          statements.deleteRunWaiters.run(id);
+          workflowNotifications += statements.deleteRunNotifications.run(id).changes;
+          workflowRuns += statements.deleteRun.run(id).changes;
+        }
+      }
+      if (!more) workflowNotifications += statements.oldNotifications.run(cutoffMs).changes;
       // A full page of rows means there may be more behind it.
       more ||=
         messages === BATCH_ROWS ||
         deadLetters === BATCH_ROWS ||
         dedupKeys >= BATCH_ROWS ||
         flowControlKeys === BATCH_ROWS ||
-        flowControlStarts === BATCH_ROWS;
+        flowControlStarts === BATCH_ROWS ||
+        workflowRuns === BATCH_ROWS ||
+        workflowNotifications >= BATCH_ROWS;
       return {
         messages,
         deadLetters,
         dedupKeys,
         flowControlKeys,
         flowControlStarts,
+        workflowRuns,
+        workflowNotifications,
         freedPages: 0,
         more,
       };

@@ -28,6 +28,7 @@ type RunRow = {
   callerIp: string | null;
   labels: string;
   dlqId: string | null;
+  completedAt: number | null;
   fields: string;
 };
 type StepRow = {
@@ -50,11 +51,11 @@ type NotificationRow = {
 /** The run fields kept as JSON: those no query filters on. */
 type RunFields = Omit<
   WorkflowRun,
-  'runId' | 'url' | 'createdAt' | 'state' | 'callerIp' | 'labels' | 'dlqId'
+  'runId' | 'url' | 'createdAt' | 'state' | 'callerIp' | 'labels' | 'dlqId' | 'completedAt'
 >;
 
 const RUN_COLUMNS = `run_id AS runId, url, created_at AS createdAt, state, caller_ip AS callerIp,
-  labels, dlq_id AS dlqId, fields`;
+  labels, dlq_id AS dlqId, completed_at AS completedAt, fields`;
 const ENDABLE: readonly WorkflowRunState[] = ['RUN_STARTED', 'RUN_FAILED'];
 
 /**
@@ -78,13 +79,15 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
     this.#db = db;
     const statements = {
       insertRun: db.prepare(
-        `INSERT INTO workflow_runs (run_id, url, created_at, state, caller_ip, labels, dlq_id, fields)
-         VALUES (@runId, @url, @createdAt, @state, @callerIp, @labels, @dlqId, @fields)
+        `INSERT INTO workflow_runs
+           (run_id, url, created_at, state, caller_ip, labels, dlq_id, completed_at, fields)
+         VALUES (@runId, @url, @createdAt, @state, @callerIp, @labels, @dlqId, @completedAt, @fields)
          ON CONFLICT (run_id) DO NOTHING`,
       ),
       getRun: db.prepare(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE run_id = ?`),
       updateRun: db.prepare(
-        'UPDATE workflow_runs SET state = @state, dlq_id = @dlqId, fields = @fields WHERE run_id = @runId',
+        `UPDATE workflow_runs SET state = @state, dlq_id = @dlqId, completed_at = @completedAt,
+           fields = @fields WHERE run_id = @runId`,
       ),
       addMessage: db.prepare(
         `INSERT INTO workflow_run_messages (run_id, message_id, created_at) VALUES (?, ?, ?)
@@ -335,7 +338,7 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
 }
 
 function runParams(run: WorkflowRun): Record<string, unknown> {
-  const { runId, url, createdAt, state, callerIp, labels, dlqId, ...fields } = run;
+  const { runId, url, createdAt, state, callerIp, labels, dlqId, completedAt, ...fields } = run;
   return {
     runId,
     url,
@@ -344,6 +347,7 @@ function runParams(run: WorkflowRun): Record<string, unknown> {
     callerIp: callerIp ?? null,
     labels: JSON.stringify(labels),
     dlqId: dlqId ?? null,
+    completedAt: completedAt ?? null,
     fields: JSON.stringify(fields satisfies RunFields),
   };
 }
@@ -358,6 +362,7 @@ function runFromRow(row: RunRow): WorkflowRun {
     labels: JSON.parse(row.labels) as string[],
     ...(row.callerIp !== null && { callerIp: row.callerIp }),
     ...(row.dlqId !== null && { dlqId: row.dlqId }),
+    ...(row.completedAt !== null && { completedAt: row.completedAt }),
   };
 }
 
