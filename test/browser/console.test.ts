@@ -107,7 +107,7 @@ describe('the console, in Chromium', () => {
     // Any answer, then its status: a failure shows what the server said, not only a timeout.
     const answer = page.getByRole('heading', { name: /Answer HTTP/ });
     await answer.waitFor({ timeout: 30_000 });
-    expect(await answer.innerText()).toMatch(/Answer HTTP 200/);
+    expect(await answer.textContent()).toMatch(/Answer HTTP 200/);
     const [delivered] = await receiver.waitForRequests(1);
     expect(delivered!.path).toBe('/orders?tenant=7');
     expect(delivered!.headers['x-trace']).toBe('trace-42');

@@ -6,14 +6,13 @@ import type {
   DeliveryResponse,
   DestinationAddressPolicy,
 } from '../../ports/delivery-client';
-import { AttemptAbortedError, DeliveryAttemptError } from '../../ports/delivery-client';
 import {
   CONNECT_TIMEOUT_CODE,
   CONNECT_TIMEOUT_MS,
-  describeNetworkError,
   readCapped,
+  runAttempt,
 } from './delivery-response';
-import { addressRefusal, literalAddress, policyLookup } from './destination-address-policy';
+import { policyLookup } from './destination-address-policy';
 
 export type NodeHttpDeliveryClientOptions = {
   /** Response bytes kept for callbacks and dead letters; the rest is discarded unread. */
@@ -54,42 +53,18 @@ export class NodeHttpDeliveryClient implements DeliveryClient {
     };
   }
 
-  async send(delivery: DeliveryRequest): Promise<DeliveryResponse> {
-    const literal = literalAddress(delivery.url);
-    const refusal =
-      literal === undefined ? undefined : addressRefusal(literal, this.#addressPolicy);
-    if (refusal !== undefined) throw new DeliveryAttemptError(refusal);
-    const url = new URL(delivery.url);
-    const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, delivery.timeoutMs);
-    const onShutdown = () => controller.abort();
-    delivery.signal?.addEventListener('abort', onShutdown, { once: true });
-    try {
-      const response = await this.#exchange(url, protocol, delivery, controller.signal);
+  send(delivery: DeliveryRequest): Promise<DeliveryResponse> {
+    return runAttempt(delivery, this.#addressPolicy, async (signal) => {
+      const url = new URL(delivery.url);
+      const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
+      const response = await this.#exchange(url, protocol, delivery, signal);
       const body = await readCapped(response, this.#maxResponseBodyBytes);
       return {
         status: response.statusCode ?? 0,
         headers: response.headersDistinct as Record<string, string[]>,
         body,
       };
-    } catch (error) {
-      if (delivery.signal?.aborted) throw new AttemptAbortedError();
-      if (timedOut) {
-        throw new DeliveryAttemptError(
-          `timed out after ${delivery.timeoutMs}ms (Upstash-Timeout)`,
-          { cause: error },
-        );
-      }
-      throw new DeliveryAttemptError(describeNetworkError(error), { cause: error });
-    } finally {
-      clearTimeout(timer);
-      delivery.signal?.removeEventListener('abort', onShutdown);
-    }
+    });
   }
 
   /** Sends the request and resolves with the response, its body still to read. */

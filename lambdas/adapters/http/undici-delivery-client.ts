@@ -5,9 +5,8 @@ import type {
   DeliveryResponse,
   DestinationAddressPolicy,
 } from '../../ports/delivery-client';
-import { AttemptAbortedError, DeliveryAttemptError } from '../../ports/delivery-client';
-import { CONNECT_TIMEOUT_MS, describeNetworkError, readCapped } from './delivery-response';
-import { addressRefusal, literalAddress, policyLookup } from './destination-address-policy';
+import { CONNECT_TIMEOUT_MS, readCapped, runAttempt } from './delivery-response';
+import { policyLookup } from './destination-address-policy';
 
 export type UndiciDeliveryClientOptions = {
   /** Response bytes kept for callbacks and dead letters; the rest is discarded unread. */
@@ -45,24 +44,8 @@ export class UndiciDeliveryClient implements DeliveryClient {
     });
   }
 
-  async send(delivery: DeliveryRequest): Promise<DeliveryResponse> {
-    const literal = literalAddress(delivery.url);
-    const refusal =
-      literal === undefined ? undefined : addressRefusal(literal, this.#addressPolicy);
-    if (refusal !== undefined) throw new DeliveryAttemptError(refusal);
-    // One controller per attempt rather than AbortSignal.any over the runtime's long-lived
-    // shutdown signal: on Node 20 every signal `any` makes stays referenced from its sources,
-    // a few hundred bytes per attempt that are never freed.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, delivery.timeoutMs);
-    const onShutdown = () => controller.abort();
-    delivery.signal?.addEventListener('abort', onShutdown, { once: true });
-    const signal = controller.signal;
-    try {
+  send(delivery: DeliveryRequest): Promise<DeliveryResponse> {
+    return runAttempt(delivery, this.#addressPolicy, async (signal) => {
       const response = await request(delivery.url, {
         dispatcher: this.#agent,
         method: delivery.method,
@@ -75,19 +58,7 @@ export class UndiciDeliveryClient implements DeliveryClient {
       });
       const body = await readCapped(response.body, this.#maxResponseBodyBytes);
       return { status: response.statusCode, headers: normalizeHeaders(response.headers), body };
-    } catch (error) {
-      if (delivery.signal?.aborted) throw new AttemptAbortedError();
-      if (timedOut) {
-        throw new DeliveryAttemptError(
-          `timed out after ${delivery.timeoutMs}ms (Upstash-Timeout)`,
-          { cause: error },
-        );
-      }
-      throw new DeliveryAttemptError(describeNetworkError(error), { cause: error });
-    } finally {
-      clearTimeout(timer);
-      delivery.signal?.removeEventListener('abort', onShutdown);
-    }
+    });
   }
 
   async close(): Promise<void> {
