@@ -35,8 +35,8 @@ export type ApiClients = {
 
 /**
  * The API function's composition: DynamoDB stores and the SQS delivery queue (aws-storage.ts),
- * EventBridge Scheduler for long delays and cron schedules, the token and signing keys from
- * Secrets Manager. No HTTP client: the API never delivers.
+ * EventBridge Scheduler for long delays and cron schedules, Upstash Workflow's run registry, the
+ * token and signing keys from Secrets Manager. No HTTP client: the API never delivers.
  */
 export async function createApiRuntime(
   config: AwsConfig,
@@ -86,6 +86,7 @@ export async function createApiRuntime(
     deadLetters: storage.deadLetters,
     events: storage.events,
     pendingMessages: storage.pendingMessages,
+    workflowRuns: storage.workflowRuns,
     telemetry: metricsTelemetry(onMetric ?? (() => {})),
     logger,
   });

@@ -5,6 +5,11 @@ import { encodeEntry } from '../adapters/aws/sqs-entries';
 import type { SqsSender } from '../adapters/aws/sqs-sender';
 import type { DeliveryDeps } from '../core/delivery';
 import { abandonDelivery } from '../core/delivery';
+import {
+  afterWorkflowSettlement,
+  completeWorkflowSettlement,
+} from '../core/workflow/workflow-delivery';
+import type { WorkflowDeps } from '../core/workflow/workflow-runs';
 import type { Logger } from '../ports/logger';
 import { readEntry } from './delivery-batch';
 
@@ -13,6 +18,8 @@ export type DeadLetterBatchDeps = {
   readonly store: DynamoMessageStore;
   readonly sender: SqsSender;
   readonly logger: Logger;
+  /** Upstash Workflow: a run whose step is given up fails, and its failure function is told. */
+  readonly workflow?: WorkflowDeps;
   readonly onFailed?: () => void;
   /** Counts an entry this function could not handle, or had to drop (the DLQ alarm watches it). */
   readonly onItemFailure?: () => void;
@@ -133,16 +140,18 @@ async function abandon(
   const message = decision.kind === 'attempt' ? decision.message : entry.message;
   if (!message) throw new Error(`the message of ${entry.messageId} is not readable`);
   const rounds = REDRIVE_DELAYS_MS.length + 1;
-  const settlement = abandonDelivery(
+  let settlement = abandonDelivery(
     deps.delivery,
     message,
     entry.retried,
     `delivery did not complete after ${rounds} rounds of receives (the function crashed, timed out, was throttled or kept failing)`,
   );
+  if (deps.workflow) settlement = await completeWorkflowSettlement(deps.workflow, settlement);
   const applied = await deps.store.settleAttempt(
     decision.kind === 'attempt' ? { ...settlement, lease: decision.lease } : settlement,
   );
   if (!applied) return;
+  if (deps.workflow) await afterWorkflowSettlement(deps.workflow, applied);
   deps.onFailed?.();
   deps.logger.warn('dead-lettered a message SQS gave up on', {
     messageId: entry.messageId,

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAwsStorage } from '../adapters/aws/aws-storage';
+import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
 import { createIdGenerator } from '../core/ids';
 import { systemClock } from '../ports/clock';
 import type { AwsConfig } from './aws-config';
@@ -13,7 +14,8 @@ export type DeadLetterClients = { readonly dynamo: DynamoDBClient; readonly sqs:
 /**
  * The dead-letter function's composition: the stores and the delivery queue, nothing more. It
  * never delivers (no HTTP client, no signing keys) and never schedules (a message it gives up
- * is failed now; its failure callback is due now).
+ * is failed now; its failure callback is due now). A workflow run's step it gives up fails the
+ * run (the run registry is in the table).
  */
 export function createDeadLetterRuntime(
   config: AwsConfig,
@@ -33,11 +35,21 @@ export function createDeadLetterRuntime(
     pumpInline: true,
     logger: options.logger,
   });
+  const ids = createIdGenerator();
   return {
-    delivery: { clock, ids: createIdGenerator(), config: config.core },
+    delivery: { clock, ids, config: config.core },
     store: storage.messages,
     sender: storage.sender,
     logger: options.logger,
+    workflow: {
+      store: storage.messages,
+      clock,
+      ids,
+      config: config.core,
+      queues: storage.queues,
+      urlGroups: new DynamoUrlGroupStore({ client: clients.dynamo, tableName: config.tableName }),
+      workflowRuns: storage.workflowRuns,
+    },
     onFailed: () => options.onMetric?.('Failed'),
     onItemFailure: () => options.onMetric?.('DeadLetterFailures'),
   };

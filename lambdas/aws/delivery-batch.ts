@@ -13,8 +13,8 @@ import type { Logger } from '../ports/logger';
 import { SettlementBatch } from './settlement-batch';
 
 export type DeliveryBatchDeps = {
-  /** What an attempt needs, the telemetry that counts its outcome included. */
-  readonly delivery: DeliveryDeps & Pick<ProcessDeliveryDeps, 'telemetry'>;
+  /** What an attempt needs: the telemetry that counts its outcome, workflow runs' registry. */
+  readonly delivery: DeliveryDeps & Pick<ProcessDeliveryDeps, 'telemetry' | 'workflow'>;
   readonly store: DynamoMessageStore;
   readonly router: MessageRouter;
   readonly sender: SqsSender;

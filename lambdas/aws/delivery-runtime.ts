@@ -27,7 +27,7 @@ export type DeliveryClients = ApiClients;
 /**
  * The delivery function's composition: the stores, the HTTP delivery client, the signing keys
  * (re-read every minute, so a rotation by the API reaches it), cron schedules for their ticks,
- * and the reconcile pass.
+ * Upstash Workflow's run registry, and the reconcile pass.
  */
 export async function createDeliveryRuntime(
   config: AwsConfig,
@@ -73,6 +73,7 @@ export async function createDeliveryRuntime(
     schedules: new DynamoScheduleStore(table),
     trigger,
     telemetry,
+    workflowRuns: storage.workflowRuns,
   };
   return {
     delivery: {
@@ -85,6 +86,8 @@ export async function createDeliveryRuntime(
       config: config.core,
       signingKeys: () => keyRing.current(),
       telemetry,
+      // A run's steps are framed with its history and what they settle applied to the run.
+      workflow: { ...schedules, workflowRuns: storage.workflowRuns },
     },
     store: storage.messages,
     router: storage.router,

@@ -1,4 +1,4 @@
-import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { Receiver } from '@upstash/qstash';
@@ -14,6 +14,8 @@ import {
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
+  fakeTheDate,
+  scanTable,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
@@ -39,19 +41,7 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
   let queue: FakeSqs;
   const verifier = new Receiver({ currentSigningKey: KEYS.current, nextSigningKey: KEYS.next });
 
-  /** Every item in the table. */
-  const scan = async () => {
-    const items: Record<string, AttributeValue>[] = [];
-    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await dynalite.client.send(
-        new ScanCommand({ TableName: process.env.SQSTASH_TABLE_NAME, ExclusiveStartKey }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
-  };
+  const scan = () => scanTable(dynalite);
   const drain = (options: { until?: () => boolean; idleMs?: number; timeoutMs?: number } = {}) =>
     queue.drain({ delivery: deliveryHandler, deadLetter: deadLetterHandler, context, ...options });
   const publish = async (path: string, headers: Record<string, string> = {}, body = 'hello') => {
@@ -215,17 +205,7 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
   });
 
   it('delivers none of a fan-out whose publish died before it committed, all of one that did', async () => {
-    jest.useFakeTimers({
-      doNotFake: [
-        'nextTick',
-        'setImmediate',
-        'setTimeout',
-        'clearTimeout',
-        'setInterval',
-        'clearInterval',
-        'queueMicrotask',
-      ],
-    });
+    fakeTheDate();
     const endpoints = Array.from({ length: 12 }, (_, index) => ({
       url: `${receiver.url}/fanout/${index}`,
     }));
@@ -261,17 +241,7 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
 
   describe('the slow path: a message delayed past 15 minutes', () => {
     it('is recorded, woken by EventBridge Scheduler before it is due, and delivered when due', async () => {
-      jest.useFakeTimers({
-        doNotFake: [
-          'nextTick',
-          'setImmediate',
-          'setTimeout',
-          'clearTimeout',
-          'setInterval',
-          'clearInterval',
-          'queueMicrotask',
-        ],
-      });
+      fakeTheDate();
       const seen = receiver.requests.length;
       const messageId = await publish('/much-later', { 'upstash-delay': '2h' });
 

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import {
   ConflictException,
   CreateScheduleCommand,
@@ -7,58 +6,20 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { Client } from '@upstash/qstash';
-import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
-import { apiGatewayEvent } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
 import { FakeSqs } from '../helpers/fake-sqs';
 import {
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
+  startFrontDoor,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
 const { sqs, scheduler } = awsMocks;
-
-/**
- * An HTTP server on 127.0.0.1 that hands each request to the API function as API Gateway
- * would (payload format 2.0, bodies that are not text base64-encoded), so the official SDK
- * talks to the AWS runtime as deployed.
- */
-async function startFrontDoor(): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', async () => {
-      const [rawPath, rawQueryString = ''] = (req.url ?? '/').split('?') as [string, string?];
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
-      }
-      const body = Buffer.concat(chunks);
-      const textual = /^(text\/|application\/json)/.test(headers['content-type'] ?? '');
-      const result = await apiHandler(
-        apiGatewayEvent({
-          method: req.method ?? 'GET',
-          rawPath,
-          rawQueryString,
-          headers,
-          ...(body.byteLength > 0 && { body, base64: !textual }),
-        }),
-        context,
-      );
-      res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-      res.end(
-        result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 describe('the official QStash SDK against the AWS functions (in-process, fake SQS)', () => {
   let dynalite: Dynalite;

@@ -7,7 +7,7 @@ export type WorkflowRunStoreFixture = { store: WorkflowRunStore; cleanup(): Prom
 const T0 = Date.UTC(2030, 0, 1);
 const encoder = new TextEncoder();
 
-function makeRun(runId: string, overrides: Partial<WorkflowRun> = {}): WorkflowRun {
+export function makeRun(runId: string, overrides: Partial<WorkflowRun> = {}): WorkflowRun {
   return {
     runId,
     url: 'https://app.example.com/api/workflow',

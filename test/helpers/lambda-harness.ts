@@ -1,3 +1,6 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   DescribeSecretCommand,
@@ -107,4 +110,73 @@ export async function callApi<Json = Record<string, unknown>>(
     status: result.statusCode,
     json: result.body ? (JSON.parse(result.body) as Json) : undefined,
   };
+}
+
+/**
+ * An HTTP server on 127.0.0.1 that hands each request to the API function as API Gateway
+ * would (payload format 2.0, bodies that are not text base64-encoded), so the official SDK
+ * talks to the AWS runtime as deployed.
+ */
+export async function startFrontDoor(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', async () => {
+      const [rawPath, rawQueryString = ''] = (req.url ?? '/').split('?') as [string, string?];
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+      }
+      const body = Buffer.concat(chunks);
+      const textual = /^(text\/|application\/json)/.test(headers['content-type'] ?? '');
+      const result = await apiHandler(
+        apiGatewayEvent({
+          method: req.method ?? 'GET',
+          rawPath,
+          rawQueryString,
+          headers,
+          ...(body.byteLength > 0 && { body, base64: !textual }),
+        }),
+        lambdaContext,
+      );
+      res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+      res.end(
+        result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** Every item of the handlers' table (startLambdaEnvironment's). */
+export async function scanTable(dynalite: Dynalite): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynalite.client.send(
+      new ScanCommand({ TableName: process.env.SQSTASH_TABLE_NAME, ExclusiveStartKey }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+/**
+ * Fakes the clock only (`jest.setSystemTime` moves it), not the timers, so the handlers, the
+ * fake queue and the HTTP servers keep running. Undo with `jest.useRealTimers()`.
+ */
+export function fakeTheDate(): void {
+  jest.useFakeTimers({
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+    ],
+  });
 }

@@ -45,8 +45,9 @@ export class WorkflowApp {
     qstashUrl: string,
     endpoints: Readonly<Record<string, WorkflowEndpoint>>,
     signingKeys = { current: DEV_CURRENT_SIGNING_KEY, next: DEV_NEXT_SIGNING_KEY },
+    token = DEV_TOKEN,
   ): Promise<WorkflowApp> {
-    const client = new QStashClient({ baseUrl: qstashUrl, token: DEV_TOKEN });
+    const client = new QStashClient({ baseUrl: qstashUrl, token });
     const receiver = new Receiver({
       currentSigningKey: signingKeys.current,
       nextSigningKey: signingKeys.next,

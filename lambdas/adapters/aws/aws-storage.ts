@@ -9,6 +9,7 @@ import { DynamoEventLog, EventIndex } from './dynamo-event-log';
 import { DynamoMessageStore } from './dynamo-message-store';
 import { DynamoPendingMessageList } from './dynamo-pending-message-list';
 import { DynamoQueueStore } from './dynamo-queue-store';
+import { DynamoWorkflowRunStore } from './dynamo-workflow-run-store';
 import type { EventBridgeScheduler } from './eventbridge-scheduler';
 import type { Visibility } from './message-router';
 import { MessageRouter } from './message-router';
@@ -51,6 +52,7 @@ export type AwsStorage = {
   readonly events: DynamoEventLog;
   readonly queues: DynamoQueueStore;
   readonly pendingMessages: DynamoPendingMessageList;
+  readonly workflowRuns: DynamoWorkflowRunStore;
 };
 
 export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
@@ -105,5 +107,19 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     ...(options.listingWatermarkMs !== undefined && { watermarkMs: options.listingWatermarkMs }),
   });
   const pendingMessages = new DynamoPendingMessageList({ calls, index: pending, queues, clock });
-  return { calls, sender, router, messages, deadLetters, events, queues, pendingMessages };
+  const workflowRuns = new DynamoWorkflowRunStore(calls, {
+    clock,
+    retentionMs: options.retentionMs,
+  });
+  return {
+    calls,
+    sender,
+    router,
+    messages,
+    deadLetters,
+    events,
+    queues,
+    pendingMessages,
+    workflowRuns,
+  };
 }

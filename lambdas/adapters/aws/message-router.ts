@@ -42,7 +42,7 @@ export type Visibility = 'eventual' | 'immediate';
 /** Pumps that lose the race for a queue's state to another write are run again this often. */
 const PUMP_ATTEMPTS = 20;
 /** A year: the longest a message may be delayed, and so the longest a record may wait. */
-const MAX_WAIT_MS = 366 * 86_400_000;
+export const MAX_WAIT_MS = 366 * 86_400_000;
 
 export type MessageRouterOptions = {
   readonly calls: DynamoCalls;
