@@ -17,10 +17,13 @@
  * | pending index (for filter cancels) | `PEND#<shard>` | `<createdAt>#<id>` | pending-index.ts |
  * | dead letter | `DLQ#<dlqId>` | `DLQ` | dynamo-dead-letter-store.ts |
  * | dead-letter index | `DLQX#<UTC hour>#<shard>` | `<failedAt>#<dlqId>` | dynamo-dead-letter-store.ts |
- * | hours an index holds | `DIR#EVT`, `DIR#DLQX` | `<UTC hour>` | time-index.ts |
+ * | hours an index holds | `DIR#EVT`, `DIR#DLQX`, `DIR#WFRX` | `<UTC hour>` | time-index.ts |
  * | FIFO queue, its state, its waiting messages | `QUEUES`; `QUEUE#<name>` | `<name>`; `STATE`, `POS#<seq>` | dynamo-queue-store.ts |
  * | schedule, its body parts | `SCHEDULES`; `SCHEDULE#<id>` | `<scheduleId>`; `PART#<version>#<nnn>` | dynamo-schedule-store.ts |
  * | URL group | `URLGROUP` | `GROUP#<name>` | dynamo-url-group-store.ts |
+ * | workflow run, its messages, steps, waits, kept notifications | `WFR#<runId>` | `RUN`, `MSG#<id>`, `STEP#<seq>`, `WAIT#<id>`, `NOTE#...` | dynamo-workflow-run-store.ts |
+ * | workflow waiter, its index by event | `WAITER#<id>`; `WAITEV#<eventId>#<shard>` | `WAITER`; `<createdAt>#<id>` | dynamo-workflow-run-store.ts |
+ * | workflow run index | `WFRX#<UTC hour>#<shard>` | `<createdAt>#<runId>` | dynamo-workflow-run-store.ts |
  *
  * `ttl` is epoch SECONDS after which DynamoDB may delete the item: every message record, log
  * item, index item and dead letter carries one (`sqstash:retention` after it stops mattering),
