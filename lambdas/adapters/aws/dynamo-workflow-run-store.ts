@@ -1,38 +1,3 @@
-/**
- * Upstash Workflow's run registry on DynamoDB (the port: ports/workflow-run-store.ts):
- *
- * | item | pk | sk | holds |
- * |---|---|---|---|
- * | run | `WFR#<runId>` | `RUN` | the run as JSON (`data`), its version `v` (the optimistic lock) |
- * | message of the run | `WFR#<runId>` | `MSG#<messageId>` | `createdAt`; `seq` once it is in the history |
- * | step of the history | `WFR#<runId>` | `STEP#<seq>` | the message's id, call type, time and body |
- * | wait of the run | `WFR#<runId>` | `WAIT#<waiterId>` | the event id (to find the waiter's index entry) |
- * | kept notification | `WFR#<runId>` | `NOTE#<0/1 webhook>#<event hash>#<time>#<writer>` | the event's data |
- * | waiter | `WAITER#<waiterId>` | `WAITER` | the waiter as JSON, `claimedBy` |
- * | waiter index | `WAITEV#<eventId>#<0..7>` | `<createdAt>#<waiterId>` | the waiter's id and run |
- * | run index | `WFRX#<UTC hour>#<0..15>` | `<createdAt>#<runId>` | what the run filters match on but state |
- *
- * A run's partition holds everything read by run id; a delivery reads its history with one
- * range query (`STEP#` up to its own). Bodies past 4 KB (steps, which are written in a
- * transaction) or 350 KB (the run, notifications) go into parts beside their item
- * (dynamo-payloads.ts), so no item nears 400 KB.
- *
- * A step takes its place with one transaction: `STEP#<last + 1>` if absent, and its message's
- * `seq` if unset. So two messages appended at once (parallel steps) never share a place and
- * each sees the other once it is there, and a message appended twice keeps its first place.
- *
- * No hot partition: a run's items are its own; runs are listed by creation time from a time
- * index (time-index.ts, 16 shards: 10,000 runs started a second are 625 WCU per shard), whose
- * entries are written once; the state filters read the runs themselves. Waiters are listed by
- * event id from 8 shards by run id, so many runs waiting for one event spread their writes, and
- * a notify with a run id reads one shard.
- *
- * TTL: while a run goes on, its items carry a year (the longest a message of it may wait) plus
- * `sqstash:retention` from when they were written; when it succeeds, fails or is canceled, all of
- * them are given `sqstash:retention` from then (one small update per item: what keeps storage at
- * what the retention holds). Waiters carry the retention after their deadline.
- */
-import { createHash } from 'node:crypto';
 import type {
   WorkflowCallType,
   WorkflowNotification,
@@ -69,17 +34,18 @@ import {
   SMALL_INLINE_BYTES,
   splitPayload,
 } from './dynamo-payloads';
+import { DynamoWorkflowWaits } from './dynamo-workflow-waits';
 import { MAX_WAIT_MS } from './message-router';
 import { TABLE, ttlOf } from './table';
 import {
   decodeCursor,
   encodeCursor,
-  nextWriterToken,
   padTime,
   rangeOfDates,
   shardOf,
   TimeIndex,
 } from './time-index';
+import { keyOf, notExists, queryRun, runPk } from './workflow-run-partition';
 
 export const RUN_INDEX_SHARDS = 16;
 export const WAITER_SHARDS = 8;
@@ -110,11 +76,16 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
   readonly #calls: DynamoCalls;
   readonly #index: TimeIndex;
   readonly #options: DynamoWorkflowRunStoreOptions;
+  readonly #waits: DynamoWorkflowWaits;
 
   constructor(calls: DynamoCalls, options: DynamoWorkflowRunStoreOptions) {
     this.#calls = calls;
     this.#index = new TimeIndex(calls, 'WFRX', RUN_INDEX_SHARDS);
     this.#options = options;
+    this.#waits = new DynamoWorkflowWaits(calls, {
+      ...options,
+      liveTtl: () => this.#liveTtl(),
+    });
   }
 
   /**
@@ -238,7 +209,7 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
   }
 
   async listMessageIds(runId: string): Promise<string[]> {
-    const items = await this.#queryRun(runId, 'MSG#');
+    const items = await queryRun(this.#calls, runId, 'MSG#');
     return items
       .sort((a, b) =>
         a.createdAt === b.createdAt
@@ -304,163 +275,36 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
       }));
   }
 
-  /**
-   * The waiter's run mark and index entry first, the waiter last: an entry without its waiter
-   * is skipped by the readers, and a waiter is found as soon as it exists.
-   */
-  async putWaiter(waiter: WorkflowWaiter): Promise<void> {
-    const { claimedBy, ...fields } = waiter;
-    const ttl = ttlOf(Math.max(waiter.deadline, this.#options.clock.now()) + this.#retention());
-    await this.#calls.batchWrite([
-      {
-        [PK]: runPk(waiter.runId),
-        [SK]: `WAIT#${waiter.waiterId}`,
-        eventId: waiter.eventId,
-        createdAt: waiter.createdAt,
-        [TTL]: ttl,
-      },
-      { ...waiterIndexKey(waiter), waiterId: waiter.waiterId, runId: waiter.runId, [TTL]: ttl },
-    ]);
-    try {
-      await this.#calls.put(
-        {
-          ...waiterKey(waiter.waiterId),
-          data: JSON.stringify(fields),
-          ...(claimedBy !== undefined && { claimedBy }),
-          [TTL]: ttl,
-        },
-        notExists(),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
+  putWaiter(waiter: WorkflowWaiter): Promise<void> {
+    return this.#waits.putWaiter(waiter);
   }
 
-  async getWaiter(waiterId: string): Promise<WorkflowWaiter | undefined> {
-    const item = await this.#calls.get(waiterKey(waiterId));
-    return item && waiterOf(item);
+  getWaiter(waiterId: string): Promise<WorkflowWaiter | undefined> {
+    return this.#waits.getWaiter(waiterId);
   }
 
-  async listWaiters(eventId: string, runId?: string): Promise<WorkflowWaiter[]> {
-    const shards =
-      runId === undefined
-        ? Array.from({ length: WAITER_SHARDS }, (_, shard) => shard)
-        : [shardOf(runId, WAITER_SHARDS)];
-    const waiterIds: string[] = [];
-    await mapLimit(shards, WAITER_SHARDS, async (shard) => {
-      const b = new ExpressionBuilder();
-      const entries = await this.#calls.queryAll({
-        KeyConditionExpression: `${b.name(PK)} = ${b.value(waiterIndexPk(eventId, shard))}`,
-        ...b.parts(),
-        ConsistentRead: true,
-      });
-      for (const entry of entries) {
-        if (runId === undefined || entry.runId === runId) waiterIds.push(entry.waiterId as string);
-      }
-    });
-    const items = await this.#calls.batchGet(waiterIds.map(waiterKey), true);
-    return items
-      .map(waiterOf)
-      .filter((waiter) => waiter.claimedBy === undefined && waiter.eventId === eventId)
-      .sort((a, b) =>
-        a.createdAt === b.createdAt
-          ? a.waiterId < b.waiterId
-            ? -1
-            : 1
-          : a.createdAt - b.createdAt,
-      );
+  listWaiters(eventId: string, runId?: string): Promise<WorkflowWaiter[]> {
+    return this.#waits.listWaiters(eventId, runId);
   }
 
-  async claimWaiter(waiterId: string, messageId: string): Promise<WaiterClaim> {
-    const b = new ExpressionBuilder();
-    const claimedBy = b.name('claimedBy');
-    const by = b.value(messageId);
-    let claimed: Item | undefined;
-    try {
-      claimed = await this.#calls.update(waiterKey(waiterId), {
-        UpdateExpression: `SET ${claimedBy} = ${by}`,
-        ConditionExpression: `attribute_exists(${b.name(PK)}) AND (attribute_not_exists(${claimedBy}) OR ${claimedBy} = ${by})`,
-        ReturnValues: 'ALL_NEW',
-        ...b.parts(),
-      });
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-      return (await this.#calls.get(waiterKey(waiterId))) ? 'taken' : 'missing';
-    }
-    // Resolved: notifies need not read it again.
-    await this.#calls.delete(waiterIndexKey(waiterOf(claimed!)));
-    return 'claimed';
+  claimWaiter(waiterId: string, messageId: string): Promise<WaiterClaim> {
+    return this.#waits.claimWaiter(waiterId, messageId);
   }
 
-  async putNotification(notification: WorkflowNotification): Promise<void> {
-    const key = {
-      pk: runPk(notification.runId),
-      sk: `${notePrefix(notification.eventId, notification.webhook === true)}${padTime(notification.createdAt)}#${nextWriterToken()}`,
-    };
-    const ttl = this.#liveTtl();
-    const tag = newPartsTag();
-    const data = splitPayload(key, 'D', notification.data, ITEM_PAYLOAD_BYTES, { ttl, tag });
-    await this.#calls.batchWrite(data.parts);
-    await this.#calls.put({
-      ...key,
-      eventId: notification.eventId,
-      createdAt: notification.createdAt,
-      data: data.inline,
-      partsTag: tag,
-      dataParts: data.parts.length,
-      [TTL]: ttl,
-    });
+  putNotification(notification: WorkflowNotification): Promise<void> {
+    return this.#waits.putNotification(notification);
   }
 
-  async takeNotification(
+  takeNotification(
     runId: string,
     eventId: string,
     webhook: boolean,
   ): Promise<WorkflowNotification | undefined> {
-    for (;;) {
-      const b = new ExpressionBuilder();
-      const output = await this.#calls.queryPage({
-        KeyConditionExpression: `${b.name(PK)} = ${b.value(runPk(runId))} AND begins_with(${b.name(SK)}, ${b.value(notePrefix(eventId, webhook))})`,
-        ...b.parts(),
-        ConsistentRead: true,
-        // An item sorts before its parts, so the first is the oldest notification.
-        Limit: 1,
-      });
-      const oldest = output.Items?.[0];
-      if (!oldest) return undefined;
-      const taken = await this.#deleteIfThere(oldest);
-      if (!taken) continue;
-      const partCount = taken.dataParts as number;
-      const parts =
-        partCount > 0 ? await readParts(this.#calls, runPk(runId), oldest[SK] as string) : [];
-      await this.#calls.batchWrite([], partKeys(taken, 'D', partCount));
-      return {
-        runId,
-        eventId,
-        data: joinPayload(taken.data as Uint8Array | undefined, taken, 'D', parts),
-        createdAt: taken.createdAt as number,
-        ...(webhook && { webhook: true }),
-      };
-    }
+    return this.#waits.takeNotification(runId, eventId, webhook);
   }
 
-  async deleteWaits(runId: string): Promise<void> {
-    const [marks, notes] = await Promise.all([
-      this.#queryRun(runId, 'WAIT#'),
-      this.#queryRun(runId, 'NOTE#'),
-    ]);
-    const waiters = await this.#calls.batchGet(
-      marks.map((mark) => waiterKey((mark[SK] as string).slice('WAIT#'.length))),
-      true,
-    );
-    await this.#calls.batchWrite(
-      [],
-      [
-        ...marks.map(keyOf),
-        ...notes.map(keyOf),
-        ...waiters.flatMap((item) => [keyOf(item), waiterIndexKey(waiterOf(item))]),
-      ],
-    );
+  deleteWaits(runId: string): Promise<void> {
+    return this.#waits.deleteWaits(runId);
   }
 
   /**
@@ -501,7 +345,7 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
 
   /** Gives the run's other items and its index entry `ttl`, where theirs is later. */
   async #keepFor(run: WorkflowRun, ttl: number): Promise<void> {
-    const items = await this.#queryRun(run.runId);
+    const items = await queryRun(this.#calls, run.runId);
     const keys = [
       ...items.filter((item) => item[SK] !== RUN_SK && (item[TTL] as number) > ttl).map(keyOf),
       this.#indexKey(run),
@@ -562,34 +406,6 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
       : Number(last.slice('STEP#'.length, 'STEP#'.length + SEQ_DIGITS));
   }
 
-  /** The items of the run's partition whose sort key starts with `prefix` (all, without). */
-  async #queryRun(runId: string, prefix?: string): Promise<Item[]> {
-    const b = new ExpressionBuilder();
-    const partition = `${b.name(PK)} = ${b.value(runPk(runId))}`;
-    return this.#calls.queryAll({
-      KeyConditionExpression:
-        prefix === undefined
-          ? partition
-          : `${partition} AND begins_with(${b.name(SK)}, ${b.value(prefix)})`,
-      ...b.parts(),
-      ConsistentRead: true,
-    });
-  }
-
-  /** Removes an item if it is there; resolves what was removed, or undefined. */
-  async #deleteIfThere(item: Item): Promise<Item | undefined> {
-    try {
-      return await this.#calls.delete(keyOf(item), {
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': PK },
-        ReturnValues: 'ALL_OLD',
-      });
-    } catch (error) {
-      if (error instanceof ConditionFailedError) return undefined;
-      throw error;
-    }
-  }
-
   #indexKey(run: Pick<WorkflowRun, 'runId' | 'createdAt'>): Key {
     return this.#index.key(
       run.createdAt,
@@ -620,10 +436,6 @@ export class DynamoWorkflowRunStore implements WorkflowRunStore {
   }
 }
 
-function runPk(runId: string): string {
-  return `WFR#${runId}`;
-}
-
 function runKey(runId: string): Key {
   return { pk: runPk(runId), sk: RUN_SK };
 }
@@ -634,42 +446,6 @@ function messageKey(runId: string, messageId: string): Key {
 
 function stepSk(seq: number): string {
   return `STEP#${String(seq).padStart(SEQ_DIGITS, '0')}`;
-}
-
-function waiterKey(waiterId: string): Key {
-  return { pk: `WAITER#${waiterId}`, sk: 'WAITER' };
-}
-
-function waiterIndexPk(eventId: string, shard: number): string {
-  return `WAITEV#${eventId}#${shard}`;
-}
-
-function waiterIndexKey(
-  waiter: Pick<WorkflowWaiter, 'eventId' | 'runId' | 'createdAt' | 'waiterId'>,
-): Key {
-  return {
-    pk: waiterIndexPk(waiter.eventId, shardOf(waiter.runId, WAITER_SHARDS)),
-    sk: `${padTime(waiter.createdAt)}#${waiter.waiterId}`,
-  };
-}
-
-/** Notifications of one event and kind: event ids may hold any character, so a digest names them. */
-function notePrefix(eventId: string, webhook: boolean): string {
-  return `NOTE#${webhook ? 1 : 0}#${createHash('sha256').update(eventId).digest('base64url')}#`;
-}
-
-function keyOf(item: Item): Key {
-  return { pk: item[PK] as string, sk: item[SK] as string };
-}
-
-function notExists(): {
-  ConditionExpression: string;
-  ExpressionAttributeNames: Record<string, string>;
-} {
-  return {
-    ConditionExpression: 'attribute_not_exists(#pk)',
-    ExpressionAttributeNames: { '#pk': PK },
-  };
 }
 
 function messageItem(
@@ -721,11 +497,6 @@ function runItems(run: WorkflowRun, v: number, ttl: number): { item: Item; parts
     item: { ...key, data: data.inline, partsTag: tag, dataParts: data.parts.length, v, [TTL]: ttl },
     parts: data.parts,
   };
-}
-
-function waiterOf(item: Item): WorkflowWaiter {
-  const fields = JSON.parse(item.data as string) as Omit<WorkflowWaiter, 'claimedBy'>;
-  return item.claimedBy === undefined ? fields : { ...fields, claimedBy: item.claimedBy as string };
 }
 
 function positionOf(run: Pick<WorkflowRun, 'runId' | 'createdAt'>): string {

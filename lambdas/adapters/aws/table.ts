@@ -21,8 +21,9 @@
  * | FIFO queue, its state, its waiting messages | `QUEUES`; `QUEUE#<name>` | `<name>`; `STATE`, `POS#<seq>` | dynamo-queue-store.ts |
  * | schedule, its body parts | `SCHEDULES`; `SCHEDULE#<id>` | `<scheduleId>`; `PART#<version>#<nnn>` | dynamo-schedule-store.ts |
  * | URL group | `URLGROUP` | `GROUP#<name>` | dynamo-url-group-store.ts |
- * | workflow run, its messages, steps, waits, kept notifications | `WFR#<runId>` | `RUN`, `MSG#<id>`, `STEP#<seq>`, `WAIT#<id>`, `NOTE#...` | dynamo-workflow-run-store.ts |
- * | workflow waiter, its index by event | `WAITER#<id>`; `WAITEV#<eventId>#<shard>` | `WAITER`; `<createdAt>#<id>` | dynamo-workflow-run-store.ts |
+ * | workflow run, its messages, steps | `WFR#<runId>` | `RUN`, `MSG#<id>`, `STEP#<seq>` | dynamo-workflow-run-store.ts |
+ * | a workflow run's waits, kept notifications | `WFR#<runId>` | `WAIT#<id>`, `NOTE#...` | dynamo-workflow-waits.ts |
+ * | workflow waiter, its index by event | `WAITER#<id>`; `WAITEV#<eventId>#<shard>` | `WAITER`; `<createdAt>#<id>` | dynamo-workflow-waits.ts |
  * | workflow run index | `WFRX#<UTC hour>#<shard>` | `<createdAt>#<runId>` | dynamo-workflow-run-store.ts |
  *
  * `ttl` is epoch SECONDS after which DynamoDB may delete the item: every message record, log
