@@ -6,6 +6,7 @@ import { DedupClaims } from './dedup-claims';
 import { DynamoCalls } from './dynamo-calls';
 import { DynamoDeadLetterStore } from './dynamo-dead-letter-store';
 import { DynamoEventLog, EventIndex } from './dynamo-event-log';
+import { DynamoFlowControl } from './dynamo-flow-control';
 import { DynamoMessageStore } from './dynamo-message-store';
 import { DynamoPendingMessageList } from './dynamo-pending-message-list';
 import { DynamoQueueStore } from './dynamo-queue-store';
@@ -51,6 +52,7 @@ export type AwsStorage = {
   readonly deadLetters: DynamoDeadLetterStore;
   readonly events: DynamoEventLog;
   readonly queues: DynamoQueueStore;
+  readonly flowControl: DynamoFlowControl;
   readonly pendingMessages: DynamoPendingMessageList;
   readonly workflowRuns: DynamoWorkflowRunStore;
 };
@@ -76,12 +78,21 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     sender,
     ...(options.scheduler && { scheduler: options.scheduler }),
     queues,
+    flowControl: () => flowControl,
     events: eventIndex,
     pending,
     clock,
     retentionMs: options.retentionMs,
     visibility: options.visibility ?? 'eventual',
     ...(options.logger && { logger: options.logger }),
+  });
+  const flowControl = new DynamoFlowControl({
+    calls,
+    clock,
+    retentionMs: options.retentionMs,
+    sendAttempts: (entries) =>
+      router!.send(entries.map((entry) => ({ entry, dueAt: clock.now() }))),
+    sendTimer: (key, dueAt) => router!.wakeFlowKey(key, dueAt),
   });
   const deadLetters = new DynamoDeadLetterStore(calls, (replacements, nowMs) =>
     messages!.insertMessages(replacements, nowMs),
@@ -98,6 +109,7 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     events: eventIndex,
     deadLetters,
     queues,
+    flowControl,
     pending,
     clock,
     commitWindowMs: options.claimProvisionalMs,
@@ -119,6 +131,7 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     deadLetters,
     events,
     queues,
+    flowControl,
     pendingMessages,
     workflowRuns,
   };

@@ -49,6 +49,7 @@ import {
 } from './dynamo-calls';
 import type { DynamoDeadLetterStore } from './dynamo-dead-letter-store';
 import type { EventIndex, IndexEntry } from './dynamo-event-log';
+import type { DynamoFlowControl, WaitingAttempt } from './dynamo-flow-control';
 import type { DynamoQueueStore } from './dynamo-queue-store';
 import { hasFreePlace } from './dynamo-queue-store';
 import type { AttemptLog, EventGroup, MessageHistory, Outcome } from './message-partition';
@@ -114,6 +115,7 @@ export type DynamoMessageStoreOptions = {
   readonly events: EventIndex;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly queues: DynamoQueueStore;
+  readonly flowControl: DynamoFlowControl;
   readonly pending: PendingIndex;
   readonly clock: Clock;
   /**
@@ -299,6 +301,7 @@ export class DynamoMessageStore implements MessageStore {
           outcomeOf(result),
           lease,
           result.callbacks.map((c) => c.messageId),
+          attemptOf(result),
         );
     });
     // The callbacks the applied settlements kept, recorded when they need to be. A callback's
@@ -367,16 +370,24 @@ export class DynamoMessageStore implements MessageStore {
       const log = history?.logs.get(entry.retried);
       if (history && log && log.outcome !== 'cancel-requested') {
         // Settled already: make sure what followed from it happened (a crash may have cut it).
-        if (finalLog(history) === log) {
+        if (finalLog(history) === log || log.outcome === 'retry') {
           const lease = {
             ...leaseOfEntry(entry, log.token ?? token, history),
             ...(by !== undefined && { b: by }),
           };
-          await this.#afterOutcome(log.message, log.outcome, lease, log.callbacks);
+          await this.#afterOutcome(log.message, log.outcome, lease, log.callbacks, {
+            retried: entry.retried,
+            ...(log.retryAt !== undefined && { retryAt: log.retryAt }),
+          });
         }
         return { kind: 'drop', reason: 'its attempt was settled already' };
       }
-      if (history && finalLog(history)) return { kind: 'drop', reason: 'the message ended' };
+      const ended = history && finalLog(history);
+      if (ended) {
+        // Ended while it waited for a flow-control slot, which this entry may have taken.
+        await this.#o.flowControl.settle(ended.message, entry.retried, 'dropped', by);
+        return { kind: 'drop', reason: 'the message ended' };
+      }
       if (history && log?.outcome === 'cancel-requested') {
         await this.#endCanceled(history, entry.retried, {
           ...leaseOfEntry(entry, token, history),
@@ -425,6 +436,20 @@ export class DynamoMessageStore implements MessageStore {
     }
     if (dueAt !== undefined && dueAt > now) {
       return { kind: 'postpone', delayMs: dueAt - now, reason: 'not due yet' };
+    }
+    const flow = message!.flowControl;
+    if (flow !== undefined) {
+      const attempt: WaitingAttempt = {
+        messageId: entry.messageId,
+        retried: entry.retried,
+        ...(entry.sentBy !== undefined && { sentBy: entry.sentBy }),
+        ...(entry.source && { source: entry.source }),
+        ...(entry.fifo !== undefined && { fifo: entry.fifo }),
+        ...(publish !== undefined && { publish }),
+      };
+      if (!(await this.#o.flowControl.admit(flow.key, attempt, by ?? token))) {
+        return { kind: 'drop', reason: 'it waits in its flow-control key for a slot' };
+      }
     }
     const lease: Lease = {
       t: token,
@@ -518,14 +543,27 @@ export class DynamoMessageStore implements MessageStore {
     throw new DynamoStoreError(`settlement of ${message.messageId} kept losing races`);
   }
 
-  /** What follows a final outcome: its FIFO place handed on or freed, its pending entry gone. */
+  /**
+   * What follows an outcome: its flow-control slot freed; after a final one, its FIFO place
+   * handed on or freed and its pending entry gone.
+   */
   async #afterOutcome(
     message: Message,
     outcome: Outcome,
     lease: Lease,
     callbacks: readonly string[],
+    attempt: { readonly retried: number; readonly retryAt?: number },
   ): Promise<void> {
-    if (outcome === 'retry' || outcome === 'cancel-requested') return;
+    if (outcome === 'cancel-requested') return;
+    if (message.flowControl !== undefined) {
+      await this.#o.flowControl.settle(
+        message,
+        attempt.retried,
+        outcome === 'retry' ? { retryAt: attempt.retryAt ?? this.#o.clock.now() } : 'final',
+        this.#o.pumpInline ? lease.b : undefined,
+      );
+    }
+    if (outcome === 'retry') return;
     const now = this.#o.clock.now();
     if (lease.q !== undefined) {
       const { queues, router, pumpInline } = this.#o;
@@ -577,7 +615,7 @@ export class DynamoMessageStore implements MessageStore {
       if (error instanceof ConditionFailedError) return;
       throw error;
     }
-    await this.#afterOutcome(marker.message, 'canceled', lease, []);
+    await this.#afterOutcome(marker.message, 'canceled', lease, [], { retried });
   }
 
   async #cancelOne(messageId: string, filter: MessageFilter, nowMs: number): Promise<boolean> {
@@ -617,7 +655,9 @@ export class DynamoMessageStore implements MessageStore {
         if (inLine) await queues.skipWaiting(fifo!.queue, fifo!.seq, nowMs);
         // A message that started in its queue gives its place back.
         const lease: Lease = { t: '', ...(!inLine && fifo && { q: fifo.queue }), p: true };
-        await this.#afterOutcome(message, 'canceled', lease, []);
+        await this.#afterOutcome(message, 'canceled', lease, [], { retried: next.retried });
+      } else {
+        await this.#o.flowControl.markCanceled(message);
       }
       return true;
     }
@@ -649,6 +689,13 @@ function unapplied(reason: string): EntryDecision {
 
 function outcomeOf(settlement: AttemptSettlement): Outcome {
   return settlement.outcome.kind;
+}
+
+function attemptOf(settlement: AttemptSettlement): { retried: number; retryAt?: number } {
+  return {
+    retried: settlement.retried,
+    ...(settlement.outcome.kind === 'retry' && { retryAt: settlement.outcome.retryAt }),
+  };
 }
 
 function createdEvent(message: Message): LogEvent {

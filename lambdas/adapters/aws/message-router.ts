@@ -5,11 +5,12 @@
  * - The fast path: a message due within 15 minutes, outside a FIFO queue, small enough for an
  *   SQS entry, is one entry carrying the whole message (`SendMessageBatch`, 10 per call), and no
  *   DynamoDB write. DynamoDB hears of it with its first outcome.
- * - Recorded: a message delayed past 15 minutes, in a FIFO queue, too large for an entry, or any
- *   message with `visibility: 'immediate'`, gets a record first (message-partition.ts), an
+ * - Recorded: a message delayed past 15 minutes, in a FIFO queue, flow-controlled, too large for
+ *   an entry, or any message with `visibility: 'immediate'`, gets a record first (message-partition.ts), an
  *   event-index item for its CREATED event and a pending-index entry; then its attempt entry
  *   (due within 15 minutes), or an EventBridge Scheduler wake-up (later), or, in a FIFO queue, a
- *   place, started when the queue has room (dynamo-queue-store.ts).
+ *   place, started when the queue has room (dynamo-queue-store.ts). A flow-controlled message is
+ *   counted in its key (dynamo-flow-control.ts), which decides when its attempts start.
  *
  * The delivery function's wake and pump entries come back here: a wake sends a recorded
  * message's attempt entry, a pump starts a queue's next messages.
@@ -19,6 +20,7 @@ import type { Clock } from '../../ports/clock';
 import type { Logger } from '../../ports/logger';
 import type { DynamoCalls, Item } from './dynamo-calls';
 import type { EventIndex } from './dynamo-event-log';
+import type { DynamoFlowControl } from './dynamo-flow-control';
 import type { DynamoQueueStore, QueueState } from './dynamo-queue-store';
 import { HOLE_GRACE_MS, hasFreePlace, releaseIn } from './dynamo-queue-store';
 import type { EventBridgeScheduler } from './eventbridge-scheduler';
@@ -50,6 +52,8 @@ export type MessageRouterOptions = {
   /** For due times past 15 minutes; a function that never has any (dead letters) has none. */
   readonly scheduler?: Pick<EventBridgeScheduler, 'scheduleWake'>;
   readonly queues: DynamoQueueStore;
+  /** Counts flow-controlled messages in their keys; reached once built (aws-storage.ts). */
+  readonly flowControl: () => DynamoFlowControl;
   readonly events: EventIndex;
   readonly pending: PendingIndex;
   readonly clock: Clock;
@@ -88,6 +92,8 @@ export class MessageRouter {
     return (
       this.#options.visibility === 'immediate' ||
       message.queueName !== undefined ||
+      // Its attempts may wait in its key's waitlist, which starts them from the record.
+      message.flowControl !== undefined ||
       !this.#options.sender.fitsDelay(message.notBefore) ||
       encodeAttempt({ kind: 'attempt', messageId: message.messageId, message, retried: 0 }) ===
         undefined
@@ -184,6 +190,7 @@ export class MessageRouter {
       );
     });
     await calls.batchWrite(items);
+    await this.#options.flowControl().register(messages, nowMs);
     // A place names its message only once the record is there.
     const positions = messages.flatMap((message, i) => {
       const seq = places.get(message.messageId);
@@ -253,6 +260,13 @@ export class MessageRouter {
         dueAt: this.#options.clock.now() + delayMs,
         about: `queue ${queueName}`,
       },
+    ]);
+  }
+
+  /** Sends a `{"flow"}` entry for a flow-control key, due at `dueAt` (within 15 minutes). */
+  async wakeFlowKey(key: string, dueAt: number): Promise<void> {
+    await this.#options.sender.send([
+      { body: encodeEntry({ kind: 'flow', key }), dueAt, about: `flow-control key ${key}` },
     ]);
   }
 

@@ -11,6 +11,8 @@
  *   message and sends its attempt entry.
  * - `{"pump": "<queue>"}`: a FIFO queue may have a free place; the delivery function starts its
  *   next messages (dynamo-queue-store.ts).
+ * - `{"flow": "<key>"}`: a flow-control key may start waiting attempts (its rate timer, or a
+ *   resume, pin or reset); the delivery function starts them (dynamo-flow-control.ts).
  * - `{"scheduleId": "...", "tick": "<ISO time>"}`: a cron schedule's tick, sent by its
  *   EventBridge schedule, whose `Input` holds `<aws.scheduler.scheduled-time>`, which Scheduler
  *   replaces with the time the invocation was scheduled for (EventBridge Scheduler User Guide,
@@ -68,6 +70,12 @@ export type PumpEntry = {
   readonly redrives?: number;
 };
 
+export type FlowEntry = {
+  readonly kind: 'flow';
+  readonly key: string;
+  readonly redrives?: number;
+};
+
 export type TickEntry = {
   readonly kind: 'tick';
   readonly scheduleId: string;
@@ -77,7 +85,13 @@ export type TickEntry = {
 
 export type ReconcileEntry = { readonly kind: 'reconcile' };
 
-export type QueueEntry = AttemptEntry | WakeEntry | PumpEntry | TickEntry | ReconcileEntry;
+export type QueueEntry =
+  | AttemptEntry
+  | WakeEntry
+  | PumpEntry
+  | FlowEntry
+  | TickEntry
+  | ReconcileEntry;
 
 /**
  * The keyword EventBridge Scheduler replaces, in a target's `Input`, with the time the
@@ -135,7 +149,7 @@ export function decodeEntry(body: string): QueueEntry {
   if (entry) return entry;
   throw new MalformedEntryError(
     'not a sqstash queue entry: expected JSON {"attempt": {...}}, {"messageId": "msg_..."}, ' +
-      `{"pump": "..."}, {"scheduleId": "...", "tick": "<ISO time>"} or {"reconcile": "..."}, got ${body.slice(0, MAX_QUOTED_BODY)}`,
+      `{"pump": "..."}, {"flow": "..."}, {"scheduleId": "...", "tick": "<ISO time>"} or {"reconcile": "..."}, got ${body.slice(0, MAX_QUOTED_BODY)}`,
   );
 }
 
@@ -182,6 +196,8 @@ function wireOf(entry: QueueEntry): Record<string, unknown> {
       };
     case 'pump':
       return { pump: entry.queue, ...(entry.redrives && { redrives: entry.redrives }) };
+    case 'flow':
+      return { flow: entry.key, ...(entry.redrives && { redrives: entry.redrives }) };
     case 'tick':
       return { scheduleId: entry.scheduleId, tick: new Date(entry.tickTime).toISOString() };
     case 'reconcile':
@@ -222,6 +238,9 @@ function entryOf(fields: Record<string, unknown>): QueueEntry | undefined {
   }
   if (typeof fields.pump === 'string' && fields.pump !== '') {
     return { kind: 'pump', queue: fields.pump, ...redrives };
+  }
+  if (typeof fields.flow === 'string' && fields.flow !== '') {
+    return { kind: 'flow', key: fields.flow, ...redrives };
   }
   if (typeof fields.scheduleId === 'string' && fields.scheduleId !== '') {
     const tickTime = typeof fields.tick === 'string' ? Date.parse(fields.tick) : Number.NaN;
