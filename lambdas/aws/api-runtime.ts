@@ -78,6 +78,7 @@ export async function createApiRuntime(
     ids: createIdGenerator(),
     config: config.core,
     queues: storage.queues,
+    flowControl: storage.flowControl,
     urlGroups: new DynamoUrlGroupStore(table),
     schedules: new DynamoScheduleStore(table),
     trigger: new EventBridgeScheduleTrigger(schedulerOptions),

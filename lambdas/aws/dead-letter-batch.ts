@@ -83,6 +83,7 @@ async function handleRecord(
       }),
       ...(entry.kind === 'wake' && { messageId: entry.messageId }),
       ...(entry.kind === 'pump' && { queue: entry.queue }),
+      ...(entry.kind === 'flow' && { flowControlKey: entry.key }),
       receives: record.attributes.ApproximateReceiveCount,
     });
     return undefined;

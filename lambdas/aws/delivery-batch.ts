@@ -1,4 +1,5 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DynamoFlowControl } from '../adapters/aws/dynamo-flow-control';
 import type { DynamoMessageStore } from '../adapters/aws/dynamo-message-store';
 import type { MessageRouter } from '../adapters/aws/message-router';
 import type { QueueEntry } from '../adapters/aws/sqs-entries';
@@ -17,6 +18,7 @@ export type DeliveryBatchDeps = {
   readonly delivery: DeliveryDeps & Pick<ProcessDeliveryDeps, 'telemetry' | 'workflow'>;
   readonly store: DynamoMessageStore;
   readonly router: MessageRouter;
+  readonly flowControl: DynamoFlowControl;
   readonly sender: SqsSender;
   /** What a schedule's tick needs to publish its message. */
   readonly schedules: ScheduleDeps;
@@ -39,8 +41,9 @@ const MAX_VISIBILITY_SEC = 11 * 60 * 60;
  * entry carries its message: the store says whether it may be attempted (the usual first
  * attempt needs no read), the core attempts it, and its settlement, batched with the others of
  * the invocation, sends what follows (a retry is a new entry, delayed) and commits. The entry
- * is then deleted. Wake, pump, tick and reconcile entries start recorded messages, FIFO
- * queues' next messages, schedules' ticks and the reconcile pass.
+ * is then deleted. Wake, pump, flow, tick and reconcile entries start recorded messages, FIFO
+ * queues' next messages, flow-control keys' waiting attempts, schedules' ticks and the
+ * reconcile pass.
  *
  * A fault before the settlement commits (a throttled DynamoDB call, say) leaves the entry to
  * come back in seconds (a short ChangeMessageVisibility), not after the visibility timeout; it
@@ -77,6 +80,9 @@ async function handleRecord(
         return undefined;
       case 'pump':
         await deps.router.pump(entry.queue, record.messageId);
+        return undefined;
+      case 'flow':
+        await deps.flowControl.pump(entry.key, record.messageId);
         return undefined;
       case 'wake':
         await deps.router.wake(entry.messageId, entry.sentBy, record.messageId);

@@ -91,6 +91,7 @@ export async function createDeliveryRuntime(
     },
     store: storage.messages,
     router: storage.router,
+    flowControl: storage.flowControl,
     sender: storage.sender,
     schedules,
     reconcile: (by) =>
@@ -100,6 +101,7 @@ export async function createDeliveryRuntime(
           trigger,
           queues: storage.queues,
           router: storage.router,
+          flowControl: storage.flowControl,
           clock,
           logger,
         },

@@ -1,3 +1,4 @@
+import type { DynamoFlowControl } from '../adapters/aws/dynamo-flow-control';
 import type { DynamoQueueStore } from '../adapters/aws/dynamo-queue-store';
 import type { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
 import { cronScheduleName } from '../adapters/aws/eventbridge-schedule-trigger';
@@ -11,6 +12,7 @@ export type ReconcileDeps = {
   readonly trigger: EventBridgeScheduleTrigger;
   readonly queues: DynamoQueueStore;
   readonly router: MessageRouter;
+  readonly flowControl: DynamoFlowControl;
   readonly clock: Clock;
   readonly logger: Logger;
 };
@@ -34,6 +36,8 @@ const MODIFIED_SLACK_MS = 60_000;
  *   is deleted.
  * - FIFO queues: a queue with messages waiting is pumped, so a publish that died between
  *   storing its message and waking its queue delays that message by minutes, not forever.
+ * - Flow-control keys: a key with attempts waiting is pumped, so a rate timer or a `{"flow"}`
+ *   entry that was never sent (its send failed after the state's write) costs minutes.
  */
 export async function reconcile(deps: ReconcileDeps, by: string): Promise<void> {
   const now = deps.clock.now();
@@ -64,6 +68,9 @@ export async function reconcile(deps: ReconcileDeps, by: string): Promise<void> 
   }
   for (const queue of queues) {
     if (queue.lag > 0) await deps.router.pump(queue.name, by);
+  }
+  for (const key of await deps.flowControl.keysWithWaiting()) {
+    await deps.flowControl.pump(key, by);
   }
   if (repaired > 0 || removed > 0) {
     deps.logger.warn('reconciled EventBridge schedules with the stored ones', {

@@ -5,12 +5,10 @@ import type {
   DeadLetterReplacement,
   DeadLetterStore,
 } from '../ports/dead-letter-store';
-import type { FlowControlStore } from '../ports/flow-control-store';
 import type { ListQuery, Page } from '../ports/listing';
 import type { QueueStore } from '../ports/queue-store';
 import type { CoreConfig } from './config';
 import { BadRequestError, NotFoundError } from './errors';
-import { refuseUnservedFlowControl } from './flow-control';
 import type { IncomingHeaders } from './headers';
 import { canonicalHeaderName } from './headers';
 import type { IdGenerator } from './ids';
@@ -24,8 +22,6 @@ export type DeadLetterDeps = {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly config: CoreConfig;
-  /** Absent in a runtime without flow control, which refuses it on a retry (core/publish.ts). */
-  readonly flowControl?: FlowControlStore;
 };
 
 function notInDlq(dlqIds: readonly string[]): NotFoundError {
@@ -89,7 +85,6 @@ export async function retryDeadLetters(
   headers: IncomingHeaders,
 ): Promise<{ messageIds: string[]; cursor?: string }> {
   const overrides = parseRetryOverrides(headers, deps.config);
-  refuseUnservedFlowControl(overrides.options, deps.flowControl !== undefined);
   const now = deps.clock.now();
   const notBefore = retryDueAt(overrides, now, deps.config);
   if (selectsNothing(query)) return { messageIds: [] };

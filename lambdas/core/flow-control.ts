@@ -1,5 +1,5 @@
 import { parseDurationMs } from './durations';
-import { BadRequestError, NotImplementedError } from './errors';
+import { BadRequestError } from './errors';
 
 /**
  * A message's flow control (qstash-api.md §2.3): the key whose limits it counts against, and the
@@ -122,28 +122,4 @@ export function parsePeriodSec(value: string, what: string): number {
     );
   }
   return periodMs / SECOND_MS;
-}
-
-/** The flow control a publish asks for: its message's, and its callbacks'. */
-type FlowControlled = {
-  readonly flowControl?: FlowControl;
-  readonly callback?: { readonly flowControl?: FlowControl };
-  readonly failureCallback?: { readonly flowControl?: FlowControl };
-};
-
-/**
- * Refuses flow control in a runtime that does not enforce it (yet), rather than accept a
- * message and silently drop a limit its publisher relies on.
- */
-export function refuseUnservedFlowControl(options: FlowControlled, served: boolean): void {
-  if (served) return;
-  if (
-    options.flowControl ||
-    options.callback?.flowControl ||
-    options.failureCallback?.flowControl
-  ) {
-    throw new NotImplementedError(
-      'Upstash-Flow-Control-Key is not accepted: flow control is not available in this runtime yet',
-    );
-  }
 }

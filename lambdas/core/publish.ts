@@ -1,5 +1,4 @@
 import type { Clock } from '../ports/clock';
-import type { FlowControlStore } from '../ports/flow-control-store';
 import type { DedupClaim, InsertResult, MessageStore, NewMessage } from '../ports/message-store';
 import type { QueueStore } from '../ports/queue-store';
 import type { Telemetry } from '../ports/telemetry';
@@ -10,7 +9,6 @@ import { dedupKey } from './dedup';
 import type { Destination } from './destination';
 import { parseDestination } from './destination';
 import { BadRequestError, PayloadTooLargeError } from './errors';
-import { refuseUnservedFlowControl } from './flow-control';
 import type { IncomingHeaders } from './headers';
 import type { IdGenerator } from './ids';
 import type { Message } from './message';
@@ -63,11 +61,6 @@ export type PublishDeps = {
   readonly telemetry?: Telemetry;
   /** Upstash Workflow's run registry; without it a publish for a run is refused (501). */
   readonly workflowRuns?: WorkflowRunStore;
-  /**
-   * The runtime's flow-control keys; absent in a runtime that does not enforce flow control
-   * (yet), which refuses a publish asking for it.
-   */
-  readonly flowControl?: FlowControlStore;
 };
 
 /** Where one message of a publish goes: the URL, or one endpoint of the URL group. */
@@ -160,7 +153,6 @@ export async function preparePublish(
   if (workflow && destination.kind !== 'url') {
     throw new BadRequestError('a workflow run publishes to a URL, not to a URL group');
   }
-  refuseUnservedFlowControl(options, deps.flowControl !== undefined);
   if (options.cron !== undefined) {
     // The routes that create schedules take Upstash-Cron before this; elsewhere (batch, DLQ
     // retry) publishing one message and ignoring the cron would silently drop the schedule.

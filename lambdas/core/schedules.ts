@@ -4,7 +4,6 @@ import type { CronSchedule } from './cron';
 import { nextFireTimes, parseCron } from './cron';
 import { dedupKey } from './dedup';
 import { BadRequestError, NotFoundError, QStashApiError } from './errors';
-import { refuseUnservedFlowControl } from './flow-control';
 import type { IncomingHeaders } from './headers';
 import type { PublishDeps, PublishRequest } from './publish';
 import { publishMessage, validatePublish } from './publish';
@@ -81,7 +80,6 @@ export async function createSchedule(
   const scheduleId = parseScheduleId(headers['upstash-schedule-id']) ?? deps.ids.scheduleId();
   const queueName = request.queueName ?? headers['upstash-queue-name'];
   const { destination, options } = validatePublish(config, { ...request, queueName }, now);
-  refuseUnservedFlowControl(options, deps.flowControl !== undefined);
   const target = destination.kind === 'url' ? destination.url : destination.name;
   const nextScheduleTime = nextTickAfter(cron, now);
   const schedule: Schedule = {

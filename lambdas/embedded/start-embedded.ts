@@ -103,7 +103,6 @@ export async function startEmbedded(
     urlGroups: new SqliteUrlGroupStore(db),
     workflowRuns: new SqliteWorkflowRunStore(db),
     telemetry: metrics,
-    flowControl,
   };
   const deliveryDeps = {
     client,
@@ -143,6 +142,7 @@ export async function startEmbedded(
 
   const api = createApi({
     ...scheduleDeps,
+    flowControl,
     token: config.token,
     keyRing,
     deadLetters: notifyingReplacements(new SqliteDeadLetterStore(db, messages), (dueAt) =>

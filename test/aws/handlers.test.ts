@@ -483,25 +483,6 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
     });
   });
 
-  it('refuses flow control with a 501 until the AWS runtime enforces it, storing nothing', async () => {
-    const before = await scan();
-    const published = await api('POST', `/v2/publish/${receiver.url}/limited`, {
-      headers: {
-        'upstash-flow-control-key': 'llm',
-        'upstash-flow-control-value': 'parallelism=1',
-      },
-    });
-    const key = await api('GET', '/v2/flowControl/llm');
-
-    expect(published).toMatchObject({
-      status: 501,
-      json: { error: expect.stringContaining('flow control is not available') },
-    });
-    expect(key.status).toBe(501);
-    expect(queue.sent).toEqual([]);
-    expect(await scan()).toEqual(before);
-  });
-
   it('cancels a message under way by marking it: its next receive ends it CANCELED, unattempted', async () => {
     receiver.respondWith((request) => ({ status: request.path === '/mark' ? 500 : 200 }));
     const seen = receiver.requests.length;

@@ -152,6 +152,8 @@ export type DynamoFlowControlOptions = {
 export class DynamoFlowControl implements FlowControlStore {
   readonly #o: DynamoFlowControlOptions;
   readonly #known = new Map<string, number>();
+  /** The last change of each key this instance is making, which the next one waits for. */
+  readonly #turns = new Map<string, Promise<void>>();
 
   constructor(options: DynamoFlowControlOptions) {
     this.#o = options;
@@ -185,10 +187,15 @@ export class DynamoFlowControl implements FlowControlStore {
     change: (record: FlowControlKeyRecord) => FlowControlChange,
     nowMs: number,
   ): Promise<void> {
-    const after = await this.#mutate(key, nowMs, undefined, (state) => {
-      const { settings, resetRate } = change(recordOf(state, 0, nowMs));
-      return { state: { ...state, settings, ...(resetRate && { starts: [] }) }, started: [] };
-    });
+    const after = await this.#mutate(
+      key,
+      undefined,
+      (state) => {
+        const { settings, resetRate } = change(recordOf(state, 0, nowMs));
+        return { state: { ...state, settings, ...(resetRate && { starts: [] }) }, started: [] };
+      },
+      { nowMs },
+    );
     if (after) await this.#touchDirectory(key, nowMs);
     // A resume, a higher pin or a reset may let waiting attempts start: the delivery function
     // starts them (the API has no SQS entry to redo a start with after a crash).
@@ -227,9 +234,8 @@ export class DynamoFlowControl implements FlowControlStore {
    * the entry's SQS message id.
    */
   async admit(key: string, attempt: WaitingAttempt, by: string): Promise<boolean> {
-    const now = this.#o.clock.now();
     let admitted = false;
-    await this.#mutate(key, now, by, async (state) => {
+    await this.#mutate(key, by, async (state, now) => {
       admitted = false;
       if (state.units[attempt.messageId]?.n === attempt.retried) {
         // Started already (from the waitlist, or this entry received again).
@@ -273,7 +279,6 @@ export class DynamoFlowControl implements FlowControlStore {
   ): Promise<void> {
     const flow = message.flowControl;
     if (!flow) return;
-    const now = this.#o.clock.now();
     if (typeof outcome === 'object') {
       await this.#o.calls.put(this.#dueItem(flow.key, message.messageId, outcome.retryAt));
     }
@@ -286,11 +291,16 @@ export class DynamoFlowControl implements FlowControlStore {
       return next;
     };
     const release = async (final: boolean) =>
-      this.#mutate(flow.key, now, by, async (state) => {
-        const released = apply(state, final);
-        if (by === undefined) return { state: released, started: [] };
-        return this.#startWaiting(released, now, by, new Map());
-      }, final ? keys.due(flow.key, message.messageId) : undefined);
+      this.#mutate(
+        flow.key,
+        by,
+        async (state, now) => {
+          const released = apply(state, final);
+          if (by === undefined) return { state: released, started: [] };
+          return this.#startWaiting(released, now, by, new Map());
+        },
+        final ? { deleteDue: keys.due(flow.key, message.messageId) } : {},
+      );
     let after: FlowState | undefined;
     if (outcome === 'final') {
       try {
@@ -304,7 +314,7 @@ export class DynamoFlowControl implements FlowControlStore {
       after = await release(false);
     }
     if (by === undefined && after && after.seq > after.started) {
-      await this.#o.sendTimer(flow.key, now);
+      await this.#o.sendTimer(flow.key, this.#o.clock.now());
     }
   }
 
@@ -326,8 +336,7 @@ export class DynamoFlowControl implements FlowControlStore {
 
   /** A `{"flow"}` entry (the rate timer, or the API's after a change): starts what may start. */
   async pump(key: string, by: string): Promise<void> {
-    const now = this.#o.clock.now();
-    await this.#mutate(key, now, by, async (state) => {
+    await this.#mutate(key, by, async (state, now) => {
       const { wakeAt: _fired, ...rest } = state;
       const cleared = state.wakeAt !== undefined && state.wakeAt <= now ? rest : state;
       return this.#startWaiting(cleared, now, by, new Map(), true);
@@ -381,7 +390,13 @@ export class DynamoFlowControl implements FlowControlStore {
       next = { ...next, started: seq };
       // Gone (expired), or started already by an earlier copy of its entry.
       if (!attempt || next.units[attempt.messageId]?.n === attempt.retried) continue;
-      next = startIn(next, evaluation, attempt.messageId, { n: attempt.retried, b: by, s: seq }, now);
+      next = startIn(
+        next,
+        evaluation,
+        attempt.messageId,
+        { n: attempt.retried, b: by, s: seq },
+        now,
+      );
       started.push(attempt);
     }
     return { state: next, started };
@@ -393,17 +408,50 @@ export class DynamoFlowControl implements FlowControlStore {
    * the entries of what it started and its timer. `by` names the trigger: starts it made before
    * (a crash may have kept their entries from being sent) are sent again. With `deleteDue`, the
    * write also deletes that due item, and rejects with DueItemGoneError when it is not there.
+   *
+   * `change` sees the time of its own read, never earlier than a start the state holds (another
+   * instance's clock may be ahead), so a start made meanwhile always counts against the rate.
+   * This instance's changes of one key take turns; other instances' race, and the loser tries
+   * again after a jittered pause.
    */
   async #mutate(
     key: string,
-    now: number,
     by: string | undefined,
-    change: (state: FlowState) => Change | Promise<Change>,
-    deleteDue?: Key,
+    change: (state: FlowState, now: number) => Change | Promise<Change>,
+    options: { readonly nowMs?: number; readonly deleteDue?: Key } = {},
+  ): Promise<FlowState | undefined> {
+    return this.#inTurn(key, () => this.#race(key, by, change, options));
+  }
+
+  async #inTurn<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const previous = this.#turns.get(key) ?? Promise.resolve();
+    const mine = previous.then(run);
+    const settled = mine.then(
+      () => {},
+      () => {},
+    );
+    this.#turns.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.#turns.get(key) === settled) this.#turns.delete(key);
+    }
+  }
+
+  async #race(
+    key: string,
+    by: string | undefined,
+    change: (state: FlowState, now: number) => Change | Promise<Change>,
+    { nowMs, deleteDue }: { readonly nowMs?: number; readonly deleteDue?: Key },
   ): Promise<FlowState | undefined> {
     for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt += 1) {
+      if (attempt > 0) await pause(attempt);
       const current = (await this.#state(key)) ?? newState(key);
-      const result = await change(current);
+      const now = Math.max(
+        nowMs ?? this.#o.clock.now(),
+        ...current.starts.map((start) => start.at),
+      );
+      const result = await change(current, now);
       const again =
         by === undefined
           ? []
@@ -423,9 +471,7 @@ export class DynamoFlowControl implements FlowControlStore {
       await mapLimit(again, PARALLEL_CALLS, async ([, unit], index) => {
         resent[index] = await this.#waitingAt(key, unit.s!);
       });
-      const entries = [...result.started, ...resent.filter((a) => a !== undefined)].map(
-        entryOf,
-      );
+      const entries = [...result.started, ...resent.filter((a) => a !== undefined)].map(entryOf);
       if (entries.length > 0) await this.#o.sendAttempts(entries);
       if (result.timerAt !== undefined) await this.#o.sendTimer(key, result.timerAt);
       return written;
@@ -475,7 +521,9 @@ export class DynamoFlowControl implements FlowControlStore {
           Key: keys.state(next.key),
           UpdateExpression: `SET ${Object.entries(fields)
             .map(([field, value]) => `${b.name(field)} = ${b.value(value)}`)
-            .join(', ')}${removed.length > 0 ? ` REMOVE ${removed.map((f) => b.name(f)).join(', ')}` : ''}`,
+            .join(
+              ', ',
+            )}${removed.length > 0 ? ` REMOVE ${removed.map((f) => b.name(f)).join(', ')}` : ''}`,
           ConditionExpression: condition,
           ...b.parts(),
         },
@@ -572,6 +620,12 @@ export class DynamoFlowControl implements FlowControlStore {
   }
 }
 
+/** A pause before another try at a state another writer changed: 5 to 10 ms, doubling to 320. */
+function pause(attempt: number): Promise<void> {
+  const ms = 5 * 2 ** Math.min(attempt - 1, 6) * (1 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** A final outcome whose due item is gone: it was counted out before. */
 class DueItemGoneError extends Error {}
 
@@ -580,7 +634,9 @@ function signatureOf(flow: FlowControl): string {
   return `${flow.parallelism ?? ''}/${flow.rate ?? ''}/${period}`;
 }
 
-function configurationOf(signature: string): Omit<StoredConfiguration, 'pending' | 'newestCreatedAt'> {
+function configurationOf(
+  signature: string,
+): Omit<StoredConfiguration, 'pending' | 'newestCreatedAt'> {
   const [parallelism, rate, periodMs] = signature.split('/');
   return {
     ...(parallelism && { parallelism: Number(parallelism) }),
@@ -640,7 +696,10 @@ function startIn(
 function decremented(state: FlowState, signature: string): FlowState {
   const config = state.configs[signature];
   if (!config) return state;
-  return { ...state, configs: { ...state.configs, [signature]: { ...config, pending: config.pending - 1 } } };
+  return {
+    ...state,
+    configs: { ...state.configs, [signature]: { ...config, pending: config.pending - 1 } },
+  };
 }
 
 /** The state with carried values settled and the starts its rate no longer counts dropped. */

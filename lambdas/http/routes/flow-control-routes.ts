@@ -1,4 +1,4 @@
-import { BadRequestError, NotImplementedError } from '../../core/errors';
+import { BadRequestError } from '../../core/errors';
 import {
   MAX_FLOW_CONTROL_PARALLELISM,
   MAX_FLOW_CONTROL_RATE,
@@ -16,27 +16,15 @@ import {
   setFlowControlPaused,
   unpinFlowControl,
 } from '../../core/flow-control-keys';
-import type { FlowControlStore } from '../../ports/flow-control-store';
 import type { ApiRequest, ApiResponse } from '../api-types';
 import { jsonResponse } from '../api-types';
 import { pathParam } from '../path-params';
 import type { BaseApiDeps, Route } from '../route';
 
-export type FlowControlRouteDeps = BaseApiDeps &
-  Omit<FlowControlDeps, 'flowControl'> & {
-    /** Absent in a runtime that does not provide flow control (yet): its routes answer 501. */
-    readonly flowControl?: FlowControlStore;
-  };
+export type FlowControlRouteDeps = BaseApiDeps & FlowControlDeps;
 
 const EMPTY_OK: ApiResponse = { status: 200, body: '' };
 const KEY = '([^/]+)';
-
-function flowControlDeps(deps: FlowControlRouteDeps): FlowControlDeps {
-  if (!deps.flowControl) {
-    throw new NotImplementedError('flow control is not available in this runtime yet');
-  }
-  return { ...deps, flowControl: deps.flowControl };
-}
 
 function keyParam(raw: string): string {
   return validateFlowControlKey(pathParam(raw, 'flow-control key'), 'flow-control key');
@@ -100,7 +88,7 @@ function action(
     method: 'POST',
     pattern: new RegExp(`^/v2/flowControl/${KEY}/${name}$`),
     handle: async ({ request, params, deps }) => {
-      await run(flowControlDeps(deps), keyParam(params[0]!), request);
+      await run(deps, keyParam(params[0]!), request);
       return EMPTY_OK;
     },
   };
@@ -113,17 +101,14 @@ export const flowControlRoutes: Route<FlowControlRouteDeps>[] = [
     pattern: /^\/v2\/flowControl\/?$/,
     handle: async ({ request, deps }) => {
       const search = queryOf(request, ['search']).get('search');
-      return jsonResponse(
-        200,
-        await listFlowControlKeys(flowControlDeps(deps), search === '' ? undefined : search),
-      );
+      return jsonResponse(200, await listFlowControlKeys(deps, search === '' ? undefined : search));
     },
   },
   {
     method: 'GET',
     pattern: new RegExp(`^/v2/flowControl/${KEY}$`),
     handle: async ({ params, deps }) =>
-      jsonResponse(200, await getFlowControlKey(flowControlDeps(deps), keyParam(params[0]!))),
+      jsonResponse(200, await getFlowControlKey(deps, keyParam(params[0]!))),
   },
   action('pause', (deps, key) => setFlowControlPaused(deps, key, true)),
   action('resume', (deps, key) => setFlowControlPaused(deps, key, false)),
@@ -133,7 +118,6 @@ export const flowControlRoutes: Route<FlowControlRouteDeps>[] = [
   {
     method: 'GET',
     pattern: /^\/v2\/globalParallelism\/?$/,
-    handle: async ({ deps }) =>
-      jsonResponse(200, await getGlobalParallelism(flowControlDeps(deps))),
+    handle: async ({ deps }) => jsonResponse(200, await getGlobalParallelism(deps)),
   },
 ];
