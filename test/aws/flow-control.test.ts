@@ -230,6 +230,33 @@ describe('flow control on AWS, in-process (dynalite, fake SQS, a real receiver)'
     expect(Math.max(0, ...queue.receives.values())).toBeLessThanOrEqual(2);
   }, 30_000);
 
+  it('sets a rate timer more than 15 minutes away with EventBridge Scheduler, not a chain of entries', async () => {
+    const key = uniqueKey();
+    await publish('/hourly/1', key, 'rate=1, period=1h');
+    await publish('/hourly/2', key, 'rate=1, period=1h');
+    await drain({ until: () => arrived('/hourly/').length === 1 });
+    await drain();
+
+    const inputs = scheduler
+      .commandCalls(CreateScheduleCommand)
+      .map((call) => call.args[0].input.Target?.Input);
+    expect(inputs).toEqual([JSON.stringify({ flow: key })]);
+    expect(queue.queues.delivery).toEqual([]);
+    expect(await keyOf(key)).toMatchObject({ waitListSize: 1, rateCount: 1 });
+
+    // A timer that fires too early finds the rate full and sets the same timer again (one
+    // schedule name per key and minute: Scheduler takes it as the existing one).
+    queue.put(JSON.stringify({ flow: key }));
+    await drain();
+    expect(arrived('/hourly/')).toHaveLength(1);
+    const names = scheduler
+      .commandCalls(CreateScheduleCommand)
+      .map((call) => call.args[0].input.Name);
+    expect(names).toHaveLength(2);
+    expect(names[1]).toBe(names[0]);
+    expect(queue.queues.delivery).toEqual([]);
+  });
+
   it('frees the slot of a failed attempt for the next message, and retries it within the limit', async () => {
     const key = uniqueKey();
     let failed = false;

@@ -72,8 +72,6 @@ const SEQ_DIGITS = 15;
 const STATE_ATTEMPTS = 25;
 /** A year: the longest a message may wait, and so how long a key's items are kept at least. */
 const MAX_WAIT_MS = 366 * 86_400_000;
-/** SQS's longest delay: a rate timer further out is re-armed when it fires. */
-const MAX_TIMER_MS = 15 * 60_000;
 /** A timer due this long ago that has not fired is taken as lost (its send failed) and re-armed. */
 const TIMER_GRACE_MS = 60_000;
 /** Starts a state keeps at most; older ones are merged forward, which only counts them longer. */
@@ -145,7 +143,7 @@ export type DynamoFlowControlOptions = {
   readonly retentionMs: number;
   /** Sends attempt entries of started attempts, due now. */
   readonly sendAttempts: (entries: readonly AttemptEntry[]) => Promise<void>;
-  /** Sends a `{"flow"}` entry for `key`, due at `dueAt` (at most 15 minutes ahead). */
+  /** Sends a `{"flow"}` entry for `key`, due at `dueAt` (message-router.ts, wakeFlowKey). */
   readonly sendTimer: (key: string, dueAt: number) => Promise<void>;
 };
 
@@ -382,8 +380,7 @@ export class DynamoFlowControl implements FlowControlStore {
           next.wakeAt > now - TIMER_GRACE_MS &&
           next.wakeAt <= rateFreesAt;
         if (armed) break;
-        const timerAt = Math.min(rateFreesAt, now + MAX_TIMER_MS);
-        return { state: { ...next, wakeAt: timerAt }, started, timerAt };
+        return { state: { ...next, wakeAt: rateFreesAt }, started, timerAt: rateFreesAt };
       }
       const seq = next.started + 1;
       const attempt = pending.get(seq) ?? (await this.#waitingAt(next.key, seq));

@@ -21,6 +21,10 @@
  * wake-up) meets `ConflictException`, which means it is already scheduled, and is success.
  * Another minute gets its own schedule; the earlier of the two wakes the message, the later
  * finds its attempt settled or under way and is dropped by the delivery function.
+ *
+ * A flow-control key's rate timer further ahead than 15 minutes (a rate per hour or day) is a
+ * schedule too, `flow-<hash of the key>-<fire minute>`, putting `{"flow": "<key>"}` on the
+ * queue; firing early, it finds the rate still full and sets the rest of the wait in SQS.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -79,9 +83,29 @@ export class EventBridgeScheduler {
    * belongs to. Idempotent for one message and fire minute.
    */
   async scheduleWake(messageId: string, dueAt: number, sentBy?: string): Promise<void> {
+    await this.#schedule(
+      deliveryScheduleName(messageId, deliveryFireTime(dueAt)),
+      encodeEntry({ kind: 'wake', messageId, ...(sentBy !== undefined && { sentBy }) }),
+      dueAt,
+      `the delivery of ${messageId}`,
+    );
+  }
+
+  /** Puts `{"flow": key}` on the delivery queue shortly before `dueAt` (the key's rate timer). */
+  async scheduleFlowTimer(key: string, dueAt: number): Promise<void> {
+    const hash = createHash('sha256').update(key).digest('hex').slice(0, HASHED_ID_HEX_CHARS);
+    await this.#schedule(
+      deliveryScheduleName(`flow-${hash}`, deliveryFireTime(dueAt)),
+      encodeEntry({ kind: 'flow', key }),
+      dueAt,
+      `the rate timer of flow-control key ${key}`,
+    );
+  }
+
+  async #schedule(name: string, body: string, dueAt: number, what: string): Promise<void> {
     const fireAt = deliveryFireTime(dueAt);
     const input: CreateScheduleCommandInput = {
-      Name: deliveryScheduleName(messageId, fireAt),
+      Name: name,
       GroupName: this.#options.groupName,
       ScheduleExpression: atExpression(fireAt),
       ScheduleExpressionTimezone: 'UTC',
@@ -90,11 +114,7 @@ export class EventBridgeScheduler {
       Target: {
         Arn: this.#options.deliveryQueueArn,
         RoleArn: this.#options.roleArn,
-        Input: encodeEntry({
-          kind: 'wake',
-          messageId,
-          ...(sentBy !== undefined && { sentBy }),
-        }),
+        Input: body,
         RetryPolicy: DELIVERY_RETRY_POLICY,
       },
     };
@@ -103,7 +123,7 @@ export class EventBridgeScheduler {
     } catch (error) {
       if (error instanceof ConflictException) return;
       throw new SchedulerError(
-        `could not schedule the delivery of ${messageId} (due ${new Date(dueAt).toISOString()}) ` +
+        `could not schedule ${what} (due ${new Date(dueAt).toISOString()}) ` +
           `as ${input.Name} in schedule group ${this.#options.groupName}: ${describe(error)}`,
         { cause: error },
       );

@@ -35,6 +35,7 @@ import type { PendingIndex } from './pending-index';
 import type { AttemptEntry } from './sqs-entries';
 import { encodeAttempt, encodeEntry } from './sqs-entries';
 import type { OutgoingEntry, SqsSender } from './sqs-sender';
+import { MAX_SQS_DELAY_MS } from './sqs-sender';
 import { ttlOf } from './table';
 import { nextWriterToken } from './time-index';
 
@@ -50,7 +51,8 @@ export type MessageRouterOptions = {
   readonly calls: DynamoCalls;
   readonly sender: SqsSender;
   /** For due times past 15 minutes; a function that never has any (dead letters) has none. */
-  readonly scheduler?: Pick<EventBridgeScheduler, 'scheduleWake'>;
+  readonly scheduler?: Pick<EventBridgeScheduler, 'scheduleWake'> &
+    Partial<Pick<EventBridgeScheduler, 'scheduleFlowTimer'>>;
   readonly queues: DynamoQueueStore;
   /** Counts flow-controlled messages in their keys; reached once built (aws-storage.ts). */
   readonly flowControl: () => DynamoFlowControl;
@@ -263,10 +265,22 @@ export class MessageRouter {
     ]);
   }
 
-  /** Sends a `{"flow"}` entry for a flow-control key, due at `dueAt` (within 15 minutes). */
+  /**
+   * Sends a `{"flow"}` entry for a flow-control key at `dueAt`: in SQS within 15 minutes, else
+   * through Scheduler; a function without one sends it in 15 minutes, and it is sent on from there.
+   */
   async wakeFlowKey(key: string, dueAt: number): Promise<void> {
-    await this.#options.sender.send([
-      { body: encodeEntry({ kind: 'flow', key }), dueAt, about: `flow-control key ${key}` },
+    const { scheduler, sender, clock } = this.#options;
+    if (!sender.fitsDelay(dueAt) && scheduler?.scheduleFlowTimer) {
+      await scheduler.scheduleFlowTimer(key, dueAt);
+      return;
+    }
+    await sender.send([
+      {
+        body: encodeEntry({ kind: 'flow', key }),
+        dueAt: Math.min(dueAt, clock.now() + MAX_SQS_DELAY_MS),
+        about: `flow-control key ${key}`,
+      },
     ]);
   }
 

@@ -18,7 +18,7 @@ import { MAX_ENTRY_BYTES } from './sqs-entries';
 
 /** SQS's largest per-message `DelaySeconds` (15 minutes). */
 export const MAX_SQS_DELAY_SEC = 900;
-const MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SEC * 1_000;
+export const MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SEC * 1_000;
 /** SQS's largest `SendMessageBatch`: 10 entries, 1 MiB of bodies together. */
 const MAX_BATCH_ENTRIES = 10;
 const MAX_BATCH_BYTES = MAX_ENTRY_BYTES;

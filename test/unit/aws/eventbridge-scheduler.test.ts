@@ -37,6 +37,27 @@ describe('Class: EventBridgeScheduler', () => {
     scheduler.restore();
   });
 
+  describe('Method: scheduleFlowTimer', () => {
+    it('sends {"flow": key} shortly before the time, named after a hash of the key and the minute', async () => {
+      const dueAt = Date.parse('2025-03-04T05:06:07.890Z');
+
+      await subject.scheduleFlowTimer('tenant/42 llm', dueAt);
+      await subject.scheduleFlowTimer('another', dueAt);
+
+      const inputs = scheduler
+        .commandCalls(CreateScheduleCommand)
+        .map((call) => call.args[0].input);
+      expect(inputs[0]).toMatchObject({
+        Name: expect.stringMatching(/^flow-[0-9a-f]+-20250304T0505$/),
+        ScheduleExpression: 'at(2025-03-04T05:05:00)',
+        ActionAfterCompletion: 'DELETE',
+        Target: { Arn: QUEUE_ARN, Input: '{"flow":"tenant/42 llm"}' },
+      });
+      expect(inputs[0]!.Name).toMatch(SCHEDULE_NAME);
+      expect(inputs[1]!.Name).not.toBe(inputs[0]!.Name);
+    });
+  });
+
   describe('Method: scheduleWake', () => {
     it('creates a self-deleting one-time schedule that sends {"messageId"} to the queue', async () => {
       // Prepare

@@ -90,6 +90,12 @@ describe('Module: sqs-entries', () => {
       queue: 'q1',
       redrives: 2,
     });
+    expect(encodeEntry({ kind: 'flow', key: 'llm' })).toBe('{"flow":"llm"}');
+    expect(decodeEntry(encodeEntry({ kind: 'flow', key: 'llm', redrives: 1 }))).toEqual({
+      kind: 'flow',
+      key: 'llm',
+      redrives: 1,
+    });
   });
 
   it.each([
@@ -97,6 +103,7 @@ describe('Module: sqs-entries', () => {
     ['an unfilled tick template', '{"scheduleId":"scd_1","tick":"<aws.scheduler.scheduled-time>"}'],
     ['a tick without a time', '{"scheduleId":"scd_1"}'],
     ['an empty id', '{"messageId":""}'],
+    ['an empty flow-control key', '{"flow":""}'],
     ['an attempt without an attempt number', '{"attempt":{"id":"msg_1"}}'],
     ['nothing it knows', '{"foo":1}'],
   ])('refuses %s as malformed', (_, body) => {
