@@ -107,6 +107,15 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
     description: 'each message enqueued into a FIFO queue of parallelism 1 (/v2/enqueue)',
     publish: 'fifo',
   },
+  flowControl: {
+    description:
+      'each message flow-controlled (parallelism=10, rate=1000 per second: a key it shares, within its limits)',
+    publish: 'single',
+    headers: (_index, runId) => ({
+      'upstash-flow-control-key': `llm-${runId}`,
+      'upstash-flow-control-value': 'parallelism=10, rate=1000, period=1s',
+    }),
+  },
 };
 
 // The delayed scenario moves the clock on by an hour: every Date.now() in this process (the

@@ -42,7 +42,15 @@ export type TimingStats = {
 };
 
 /** The scenarios the cost run measures (cost-run.ts, SCENARIOS). */
-export const SCENARIO_NAMES = ['base', 'batched', 'retry', 'delayed', 'dedup', 'fifo'] as const;
+export const SCENARIO_NAMES = [
+  'base',
+  'batched',
+  'retry',
+  'delayed',
+  'dedup',
+  'fifo',
+  'flowControl',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** One scenario: N messages published, delivered, and everything the functions did for them. */

@@ -188,6 +188,10 @@ export function itemKind(key: Key): string {
   if (pk.startsWith('DIR#')) return 'time-index directory';
   if (pk.startsWith('QUEUE#')) return sk === 'STATE' ? 'FIFO queue state' : 'FIFO position';
   if (pk === 'QUEUES') return 'FIFO queue directory';
+  if (pk.startsWith('FLOW#'))
+    return sk === 'STATE' ? 'flow-control key state' : 'flow-control waitlist';
+  if (pk.startsWith('FLOWDUE#')) return 'flow-control due time';
+  if (pk === 'FLOWKEYS') return 'flow-control key directory';
   return pk.split('#')[0] || 'other';
 }
 

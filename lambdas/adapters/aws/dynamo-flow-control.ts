@@ -74,8 +74,15 @@ const STATE_ATTEMPTS = 25;
 const MAX_WAIT_MS = 366 * 86_400_000;
 /** A timer due this long ago that has not fired is taken as lost (its send failed) and re-armed. */
 const TIMER_GRACE_MS = 60_000;
-/** Starts a state keeps at most; older ones are merged forward, which only counts them longer. */
-const MAX_STARTS = 500;
+/**
+ * Starts less than a 32nd of the rate's period apart are kept as one, stamped with the latest
+ * of them, so the state holds about 32 starts whatever the rate (an item under 1 KB, one write
+ * unit): a start counts at most period/32 longer than it would alone, never shorter, so the
+ * limit holds and the key runs at least 32/33 of its rate.
+ */
+const START_BUCKETS = 32;
+/** Starts a state keeps at most (a rate changed meanwhile); the oldest are merged forward. */
+const MAX_STARTS = 100;
 /** Directory entries seen recently need not be written again by this instance. */
 const KNOWN_FOR_MS = 60_000;
 
@@ -674,12 +681,15 @@ function startIn(
   unit: Unit,
   now: number,
 ): FlowState {
+  const rate = evaluation.limits.rate;
   const last = state.starts.at(-1);
+  const joinsLast =
+    last !== undefined && last.at <= now && last.at > now - (rate?.periodMs ?? 0) / START_BUCKETS;
   const starts =
-    evaluation.limits.rate === undefined
+    rate === undefined
       ? state.starts
-      : last?.at === now
-        ? [...state.starts.slice(0, -1), { at: now, count: last.count + 1 }]
+      : joinsLast
+        ? [...state.starts.slice(0, -1), { at: now, count: last!.count + 1 }]
         : [...state.starts, { at: now, count: 1 }];
   return {
     ...state,
