@@ -75,6 +75,14 @@ export type SqstashSettings = {
    */
   readonly deliveryConcurrency?: number;
   /**
+   * Most flow-controlled attempts in flight at once over every flow-control key
+   * (`SQSTASH_FLOW_CONTROL_GLOBAL_PARALLELISM`). Set, every flow-controlled start and settlement
+   * also writes one shared item, which bounds flow-controlled traffic to about 500 messages a
+   * second in all (README, "Flow control on AWS"). 1 to 1,000,000.
+   * @default - no cap beyond `deliveryConcurrency`
+   */
+  readonly flowControlGlobalParallelism?: number;
+  /**
    * Per-attempt HTTP timeout: the default and the largest `Upstash-Timeout` accepted. The
    * delivery function's timeout is this plus `DELIVERY_TIMEOUT_MARGIN`, and Lambda stops at 15
    * minutes, so at most 14 minutes.
@@ -128,8 +136,11 @@ export type SqstashSettings = {
 export type SqstashStackProps = StackProps & SqstashSettings;
 
 /** The settings with every default applied and validated; what the constructs are built from. */
-export type SqstashConfig = Required<Omit<SqstashSettings, 'alarmTopicArn'>> & {
+export type SqstashConfig = Required<
+  Omit<SqstashSettings, 'alarmTopicArn' | 'flowControlGlobalParallelism'>
+> & {
   readonly alarmTopicArn: string | undefined;
+  readonly flowControlGlobalParallelism: number | undefined;
   /** Timeout of the delivery function: `maxAttemptTimeout` plus `DELIVERY_TIMEOUT_MARGIN`. */
   readonly deliveryTimeout: Duration;
 };
@@ -143,6 +154,7 @@ export const CONTEXT_KEYS = {
   defaultRetries: 'sqstash:defaultRetries',
   maxReceiveCount: 'sqstash:maxReceiveCount',
   deliveryConcurrency: 'sqstash:deliveryConcurrency',
+  flowControlGlobalParallelism: 'sqstash:flowControlGlobalParallelism',
   maxAttemptTimeout: 'sqstash:maxAttemptTimeout',
   apiTimeout: 'sqstash:apiTimeout',
   dedupWindow: 'sqstash:dedupWindow',
@@ -173,6 +185,8 @@ const MAX_RECEIVE_COUNT = 1000;
 /** The same retry cap the embedded runtime allows (lambdas/embedded/config.ts). */
 const MAX_RETRIES_LIMIT = 100;
 /** Values AWS::Logs::LogGroup accepts for RetentionInDays. */
+/** The largest global flow-control parallelism (as the functions read it, env-reader.ts). */
+const MAX_GLOBAL_PARALLELISM = 1_000_000;
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
   3653,
@@ -286,6 +300,18 @@ export function resolveSqstashConfig(
   inRange('maxReceiveCount', maxReceiveCount, MIN_RECEIVE_COUNT, MAX_RECEIVE_COUNT);
   const deliveryConcurrency = integer('deliveryConcurrency', SQSTASH_DEFAULTS.deliveryConcurrency);
   inRange('deliveryConcurrency', deliveryConcurrency, MIN_ESM_CONCURRENCY, MAX_ESM_CONCURRENCY);
+  const flowControlGlobalParallelism =
+    raw('flowControlGlobalParallelism') === undefined
+      ? undefined
+      : integer('flowControlGlobalParallelism', 1);
+  if (flowControlGlobalParallelism !== undefined) {
+    inRange(
+      'flowControlGlobalParallelism',
+      flowControlGlobalParallelism,
+      1,
+      MAX_GLOBAL_PARALLELISM,
+    );
+  }
 
   const maxAttemptTimeout = duration('maxAttemptTimeout', SQSTASH_DEFAULTS.maxAttemptTimeout);
   durationInRange(
@@ -357,6 +383,7 @@ export function resolveSqstashConfig(
     defaultRetries,
     maxReceiveCount,
     deliveryConcurrency,
+    flowControlGlobalParallelism,
     maxAttemptTimeout,
     apiTimeout,
     dedupWindow,

@@ -54,8 +54,11 @@ export function lambdaEnvironment(
     [AWS_ENV.maxBodyBytes]: undefined,
     // Unset: the core's default (1 MiB); a longer step history is fetched by the SDK.
     [AWS_ENV.workflowInlineStepsBytes]: undefined,
-    // Unset: no global flow-control cap (flow control on AWS is still to be built).
-    [AWS_ENV.flowControlGlobalParallelism]: undefined,
+    // Unset: no global flow-control cap.
+    [AWS_ENV.flowControlGlobalParallelism]:
+      config.flowControlGlobalParallelism === undefined
+        ? undefined
+        : String(config.flowControlGlobalParallelism),
     // Deliveries never reach loopback (the Lambda runtime API), private or link-local (the
     // metadata endpoint) addresses: a VPC-less function has no private network to reach.
     [AWS_ENV.allowLoopbackDestinations]: 'false',

@@ -61,6 +61,9 @@ export async function createApiRuntime(
     retentionMs: config.retentionMs,
     visibility: config.visibility,
     claimProvisionalMs: config.claimProvisionalMs,
+    ...(config.core.flowControlGlobalParallelism !== undefined && {
+      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
+    }),
     logger,
   });
   const table = { client: clients.dynamo, tableName: config.tableName };

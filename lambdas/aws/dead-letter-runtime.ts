@@ -32,6 +32,9 @@ export function createDeadLetterRuntime(
     retentionMs: config.retentionMs,
     visibility: config.visibility,
     claimProvisionalMs: config.claimProvisionalMs,
+    ...(config.core.flowControlGlobalParallelism !== undefined && {
+      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
+    }),
     pumpInline: true,
     logger: options.logger,
   });

@@ -52,6 +52,9 @@ export async function createDeliveryRuntime(
     retentionMs: config.retentionMs,
     visibility: config.visibility,
     claimProvisionalMs: config.claimProvisionalMs,
+    ...(config.core.flowControlGlobalParallelism !== undefined && {
+      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
+    }),
     pumpInline: true,
     logger,
   });

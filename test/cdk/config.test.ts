@@ -44,6 +44,7 @@ describe('resolveSqstashConfig', () => {
       tracing: false,
       logRetentionDays: 30,
       alarmTopicArn: undefined,
+      flowControlGlobalParallelism: undefined,
     });
     expect(config.retention.toDays()).toBe(14);
     expect(config.maxAttemptTimeout.toSeconds()).toBe(300);
@@ -118,6 +119,7 @@ describe('resolveSqstashConfig', () => {
           defaultRetries: 11,
           maxReceiveCount: 4,
           deliveryConcurrency: 1,
+          flowControlGlobalParallelism: 0,
           maxAttemptTimeout: Duration.minutes(15),
           apiTimeout: Duration.seconds(31),
           logRetentionDays: 10,
@@ -136,6 +138,7 @@ describe('resolveSqstashConfig', () => {
       '  - prop defaultRetries: 11 is outside 0..10',
       '  - prop maxReceiveCount: 4 is outside 5..1000',
       '  - prop deliveryConcurrency: 1 is outside 2..1000',
+      '  - prop flowControlGlobalParallelism: 0 is outside 1..1000000',
       '  - prop maxAttemptTimeout: 15 minutes is outside 1 second..14 minutes',
       '  - prop apiTimeout: 31 seconds is outside 1 second..30 seconds',
       '  - context sqstash:retention: "two weeks" is not a duration; use whole units such as 90s, 5m, 2h or 14d, or a number of seconds',

@@ -649,8 +649,17 @@ describe('SqstashStack: settings', () => {
   it('reads the same settings from CDK context', () => {
     const { template: custom } = buildStack(
       {},
-      { [CONTEXT_KEYS.deliveryConcurrency]: '25', [CONTEXT_KEYS.maxReceiveCount]: '100' },
+      {
+        [CONTEXT_KEYS.deliveryConcurrency]: '25',
+        [CONTEXT_KEYS.maxReceiveCount]: '100',
+        [CONTEXT_KEYS.flowControlGlobalParallelism]: '40',
+      },
     );
+    for (const [, fn] of Object.entries(custom.findResources(FUNCTION))) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        [AWS_ENV.flowControlGlobalParallelism]: '40',
+      });
+    }
 
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       ScalingConfig: { MaximumConcurrency: 25 },

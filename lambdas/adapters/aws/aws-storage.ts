@@ -40,6 +40,8 @@ export type AwsStorageOptions = {
    * delivery queue) or through a `{"pump"}` entry (the API). @default false
    */
   readonly pumpInline?: boolean;
+  /** `SQSTASH_FLOW_CONTROL_GLOBAL_PARALLELISM`: flow-controlled attempts in flight over every key. */
+  readonly flowControlGlobalParallelism?: number;
   readonly logger?: Logger;
 };
 
@@ -90,6 +92,9 @@ export function createAwsStorage(options: AwsStorageOptions): AwsStorage {
     calls,
     clock,
     retentionMs: options.retentionMs,
+    ...(options.flowControlGlobalParallelism !== undefined && {
+      globalParallelism: options.flowControlGlobalParallelism,
+    }),
     sendAttempts: (entries) =>
       router!.send(entries.map((entry) => ({ entry, dueAt: clock.now() }))),
     sendTimer: (key, dueAt) => router!.wakeFlowKey(key, dueAt),

@@ -7,6 +7,7 @@
  * | key state | `FLOW#<key>` | `STATE` | `settings`, `units` (attempts in flight), `starts` (the rate's counted starts), `lastRate`, `seq`/`started` (the waitlist), `wakeAt` (the rate timer), `cfg:<config>`/`new:<config>` (pending messages per configuration), `version`, `ttl` |
  * | waitlisted attempt | `FLOW#<key>` | `W#<seq>` | the attempt entry without its message, `ttl` |
  * | a pending message's due time | `FLOWDUE#<key>` | `<messageId>` | `dueAt`, `canceled`, `ttl` (what `waitListSize` counts) |
+ * | global parallelism (only with a cap) | `FLOWGLOBAL` | `STATE` | `inFlight` over every key, `blocked` (keys waiting for room) |
  *
  * A flow-controlled message is recorded at publish, which counts it in its configuration's
  * `cfg:` (an atomic ADD) and puts its due time. Its attempt entry travels SQS as any other;
@@ -122,6 +123,8 @@ type Change = {
   readonly deleteDue?: Key;
   /** The waitlisted attempts this change started, whose entries are sent after the write. */
   readonly started: readonly WaitingAttempt[];
+  /** The key has attempts waiting that only the global parallelism holds back. */
+  readonly waitsForGlobal?: boolean;
   /** When to send a rate timer, if the change armed one. */
   readonly timerAt?: number;
 };
@@ -142,12 +145,28 @@ const keys = {
     sk: `W#${String(seq).padStart(SEQ_DIGITS, '0')}`,
   }),
   due: (key: string, messageId: string): Key => ({ pk: `FLOWDUE#${key}`, sk: messageId }),
+  global: (): Key => ({ pk: 'FLOWGLOBAL', sk: 'STATE' }),
 };
+
+/** The global parallelism's item: attempts in flight over every key, keys waiting for room. */
+type GlobalState = { readonly inFlight: number; readonly blocked: ReadonlySet<string> };
+
+/** What a change may start over every key: the global parallelism left, or Infinity. */
+type ChangeFn = (
+  state: FlowState,
+  now: number,
+  globalAvailable: number,
+) => Change | Promise<Change>;
 
 export type DynamoFlowControlOptions = {
   readonly calls: DynamoCalls;
   readonly clock: Clock;
   readonly retentionMs: number;
+  /**
+   * The operator's cap on flow-controlled attempts in flight over every key (none: unset). Set,
+   * every start and settlement also writes one global item, in a transaction with the key's.
+   */
+  readonly globalParallelism?: number;
   /** Sends attempt entries of started attempts, due now. */
   readonly sendAttempts: (entries: readonly AttemptEntry[]) => Promise<void>;
   /** Sends a `{"flow"}` entry for `key`, due at `dueAt` (message-router.ts, wakeFlowKey). */
@@ -240,14 +259,14 @@ export class DynamoFlowControl implements FlowControlStore {
    */
   async admit(key: string, attempt: WaitingAttempt, by: string): Promise<boolean> {
     let admitted = false;
-    await this.#mutate(key, by, async (state, now) => {
+    await this.#mutate(key, by, async (state, now, globalAvailable) => {
       admitted = false;
       if (state.units[attempt.messageId]?.n === attempt.retried) {
         // Started already (from the waitlist, or this entry received again).
         admitted = true;
         return { state, started: [] };
       }
-      const evaluation = evaluate(state, now);
+      const evaluation = evaluate(state, now, globalAvailable);
       if (state.seq === state.started && evaluation.admission.allowed > 0) {
         admitted = true;
         return {
@@ -257,7 +276,13 @@ export class DynamoFlowControl implements FlowControlStore {
       }
       const seq = state.seq + 1;
       const waitlisted = { ...state, seq };
-      const next = await this.#startWaiting(waitlisted, now, by, new Map([[seq, attempt]]));
+      const next = await this.#startWaiting(
+        waitlisted,
+        now,
+        by,
+        new Map([[seq, attempt]]),
+        globalAvailable,
+      );
       return {
         ...next,
         put: {
@@ -299,10 +324,11 @@ export class DynamoFlowControl implements FlowControlStore {
       this.#mutate(
         flow.key,
         by,
-        async (state, now) => {
+        async (state, now, globalAvailable) => {
           const released = apply(state, final);
           if (by === undefined) return { state: released, started: [] };
-          return this.#startWaiting(released, now, by, new Map());
+          const freed = Object.keys(state.units).length - Object.keys(released.units).length;
+          return this.#startWaiting(released, now, by, new Map(), globalAvailable + freed);
         },
         final ? { deleteDue: keys.due(flow.key, message.messageId) } : {},
       );
@@ -341,10 +367,10 @@ export class DynamoFlowControl implements FlowControlStore {
 
   /** A `{"flow"}` entry (the rate timer, or the API's after a change): starts what may start. */
   async pump(key: string, by: string): Promise<void> {
-    await this.#mutate(key, by, async (state, now) => {
+    await this.#mutate(key, by, async (state, now, globalAvailable) => {
       const { wakeAt: _fired, ...rest } = state;
       const cleared = state.wakeAt !== undefined && state.wakeAt <= now ? rest : state;
-      return this.#startWaiting(cleared, now, by, new Map(), true);
+      return this.#startWaiting(cleared, now, by, new Map(), globalAvailable, true);
     });
   }
 
@@ -365,19 +391,24 @@ export class DynamoFlowControl implements FlowControlStore {
   /**
    * Starts the waitlist's next attempts while the key allows, and arms the rate timer when the
    * rate holds the rest back. `pending` holds waitlist items not written yet (the one being
-   * added); `fired` is true in the timer itself, which re-arms whatever `wakeAt` says.
+   * added); `globalAvailable` what the global parallelism leaves; `fired` is true in the timer
+   * itself, which re-arms whatever `wakeAt` says.
    */
   async #startWaiting(
     state: FlowState,
     now: number,
     by: string,
     pending: ReadonlyMap<number, WaitingAttempt>,
+    globalAvailable: number,
     fired = false,
   ): Promise<Omit<Change, 'put' | 'deleteDue'>> {
     let next = state;
     const started: WaitingAttempt[] = [];
     while (next.seq > next.started) {
-      const evaluation = evaluate(next, now);
+      const evaluation = evaluate(next, now, globalAvailable - started.length);
+      if (evaluation.admission.blockedBy === 'global') {
+        return { state: next, started, waitsForGlobal: true };
+      }
       if (evaluation.admission.allowed <= 0) {
         const rateFreesAt = evaluation.admission.rateFreesAt;
         if (evaluation.admission.blockedBy !== 'rate' || rateFreesAt === undefined) break;
@@ -421,7 +452,7 @@ export class DynamoFlowControl implements FlowControlStore {
   async #mutate(
     key: string,
     by: string | undefined,
-    change: (state: FlowState, now: number) => Change | Promise<Change>,
+    change: ChangeFn,
     options: { readonly nowMs?: number; readonly deleteDue?: Key } = {},
   ): Promise<FlowState | undefined> {
     return this.#inTurn(key, () => this.#race(key, by, change, options));
@@ -445,7 +476,7 @@ export class DynamoFlowControl implements FlowControlStore {
   async #race(
     key: string,
     by: string | undefined,
-    change: (state: FlowState, now: number) => Change | Promise<Change>,
+    change: ChangeFn,
     { nowMs, deleteDue }: { readonly nowMs?: number; readonly deleteDue?: Key },
   ): Promise<FlowState | undefined> {
     for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt += 1) {
@@ -455,7 +486,11 @@ export class DynamoFlowControl implements FlowControlStore {
         nowMs ?? this.#o.clock.now(),
         ...current.starts.map((start) => start.at),
       );
-      const result = await change(current, now);
+      const cap = this.#o.globalParallelism;
+      const global = cap === undefined ? undefined : await this.#global();
+      const globalAvailable =
+        cap === undefined ? Number.POSITIVE_INFINITY : cap - (global?.inFlight ?? 0);
+      const result = await change(current, now, globalAvailable);
       const again =
         by === undefined
           ? []
@@ -466,11 +501,23 @@ export class DynamoFlowControl implements FlowControlStore {
                 !result.started.some((started) => started.messageId === messageId),
             );
       const next = pruned(result.state, now);
+      // Attempts this write frees over every key let keys waiting for room go on.
+      const freed =
+        Object.keys(current.units).length -
+        (isIdle(next, now) ? 0 : Object.keys(next.units).length);
+      const woken =
+        global && freed > 0 && !result.waitsForGlobal
+          ? [...global.blocked].filter((other) => other !== key)
+          : [];
       const written = await this.#write(current, next, now, {
         ...(result.put && { put: result.put }),
         ...(deleteDue && { deleteDue }),
+        ...(cap !== undefined && {
+          global: { cap, waitsForGlobal: result.waitsForGlobal === true, woken },
+        }),
       });
       if (written === false) continue;
+      for (const other of woken) await this.#o.sendTimer(other, now);
       const resent: (WaitingAttempt | undefined)[] = [];
       await mapLimit(again, PARALLEL_CALLS, async ([, unit], index) => {
         resent[index] = await this.#waitingAt(key, unit.s!);
@@ -494,9 +541,18 @@ export class DynamoFlowControl implements FlowControlStore {
     current: FlowState,
     next: FlowState,
     now: number,
-    extra: { readonly put?: Item; readonly deleteDue?: Key },
+    extra: {
+      readonly put?: Item;
+      readonly deleteDue?: Key;
+      readonly global?: {
+        readonly cap: number;
+        readonly waitsForGlobal: boolean;
+        readonly woken: readonly string[];
+      };
+    },
   ): Promise<FlowState | undefined | false> {
-    const unchanged = next === current && !extra.put && !extra.deleteDue;
+    const waits = extra.global?.waitsForGlobal === true;
+    const unchanged = next === current && !extra.put && !extra.deleteDue && !waits;
     if (unchanged) return current.version === 0 ? undefined : current;
     const b = new ExpressionBuilder();
     const condition =
@@ -545,14 +601,20 @@ export class DynamoFlowControl implements FlowControlStore {
         },
       });
     }
+    const due = others.length;
+    const delta = (idle ? 0 : Object.keys(next.units).length) - Object.keys(current.units).length;
+    const globalWrite =
+      extra.global && globalUpdate(this.#o.calls.tableName, next.key, delta, extra.global);
+    if (globalWrite) others.push(globalWrite);
     try {
       if (others.length === 0) await this.#single(stateWrite);
       else await this.#o.calls.transact([stateWrite, ...others]);
     } catch (error) {
       if (error instanceof ConditionFailedError) return false;
       if (error instanceof TransactionConditionError) {
-        if (extra.deleteDue && error.failedAt(others.length)) throw new DueItemGoneError();
-        if (error.failedAt(0)) return false;
+        if (extra.deleteDue && error.failedAt(due)) throw new DueItemGoneError();
+        // Another write came first: to the key's state, or to the global count.
+        if (error.failedAt(0) || (globalWrite && error.failedAt(others.length))) return false;
       }
       throw error;
     }
@@ -567,6 +629,14 @@ export class DynamoFlowControl implements FlowControlStore {
     }
     const { TableName: _table, Key: key, ...rest } = write.Delete!;
     await this.#o.calls.delete(key as Key, rest);
+  }
+
+  async #global(): Promise<GlobalState> {
+    const item = await this.#o.calls.get(keys.global());
+    return {
+      inFlight: (item?.inFlight as number | undefined) ?? 0,
+      blocked: (item?.blocked as Set<string> | undefined) ?? new Set(),
+    };
   }
 
   async #state(key: string): Promise<FlowState | undefined> {
@@ -624,6 +694,42 @@ export class DynamoFlowControl implements FlowControlStore {
   }
 }
 
+/**
+ * The global item's part of a key's write: the change in attempts in flight (refused when it
+ * would pass the cap), the key joining the keys that wait for room, or the keys woken leaving.
+ */
+function globalUpdate(
+  tableName: string,
+  key: string,
+  delta: number,
+  global: {
+    readonly cap: number;
+    readonly waitsForGlobal: boolean;
+    readonly woken: readonly string[];
+  },
+): TransactItem | undefined {
+  const b = new ExpressionBuilder();
+  const adds: string[] = [];
+  if (delta !== 0) adds.push(`${b.name('inFlight')} ${b.value(delta)}`);
+  if (global.waitsForGlobal) adds.push(`${b.name('blocked')} ${b.value(new Set([key]))}`);
+  const deletes =
+    !global.waitsForGlobal && global.woken.length > 0
+      ? ` DELETE ${b.name('blocked')} ${b.value(new Set(global.woken))}`
+      : '';
+  if (adds.length === 0 && deletes === '') return undefined;
+  return {
+    Update: {
+      TableName: tableName,
+      Key: keys.global(),
+      UpdateExpression: `${adds.length > 0 ? `ADD ${adds.join(', ')}` : ''}${deletes}`.trim(),
+      ...(delta > 0 && {
+        ConditionExpression: `attribute_not_exists(${b.name('inFlight')}) OR ${b.name('inFlight')} <= ${b.value(global.cap - delta)}`,
+      }),
+      ...b.parts(),
+    },
+  };
+}
+
 /** A pause before another try at a state another writer changed: 5 to 10 ms, doubling to 320. */
 function pause(attempt: number): Promise<void> {
   const ms = 5 * 2 ** Math.min(attempt - 1, 6) * (1 + Math.random());
@@ -656,7 +762,7 @@ function configurations(state: FlowState): PendingConfiguration[] {
   return Object.values(state.configs).filter((config) => config.pending > 0);
 }
 
-function evaluate(state: FlowState, now: number): Evaluation {
+function evaluate(state: FlowState, now: number, globalAvailable: number): Evaluation {
   const configs = configurations(state);
   const settings = settleCarriedValues(state.settings, configs);
   const limits = effectiveLimits(settings, configs);
@@ -666,7 +772,7 @@ function evaluate(state: FlowState, now: number): Evaluation {
       limits,
       inFlight: Object.keys(state.units).length,
       starts: state.starts,
-      globalAvailable: Number.POSITIVE_INFINITY,
+      globalAvailable,
     },
     now,
   );

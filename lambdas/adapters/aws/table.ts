@@ -19,6 +19,9 @@
  * | dead-letter index | `DLQX#<UTC hour>#<shard>` | `<failedAt>#<dlqId>` | dynamo-dead-letter-store.ts |
  * | hours an index holds | `DIR#EVT`, `DIR#DLQX`, `DIR#WFRX` | `<UTC hour>` | time-index.ts |
  * | FIFO queue, its state, its waiting messages | `QUEUES`; `QUEUE#<name>` | `<name>`; `STATE`, `POS#<seq>` | dynamo-queue-store.ts |
+ * | flow-control key, its state, its waitlist | `FLOWKEYS`; `FLOW#<key>` | `<key>`; `STATE`, `W#<seq>` | dynamo-flow-control.ts |
+ * | a flow-controlled message's due time | `FLOWDUE#<key>` | `<messageId>` | dynamo-flow-control.ts |
+ * | global flow-control parallelism | `FLOWGLOBAL` | `STATE` | dynamo-flow-control.ts |
  * | schedule, its body parts | `SCHEDULES`; `SCHEDULE#<id>` | `<scheduleId>`; `PART#<version>#<nnn>` | dynamo-schedule-store.ts |
  * | URL group | `URLGROUP` | `GROUP#<name>` | dynamo-url-group-store.ts |
  * | workflow run, its messages, steps | `WFR#<runId>` | `RUN`, `MSG#<id>`, `STEP#<seq>` | dynamo-workflow-run-store.ts |
