@@ -29,6 +29,9 @@
  *
  * One key's state item takes about three writes per message (the publish's ADD, the start, the
  * settlement), so one key sustains about 300 messages a second; keys spread over partitions.
+ * With a global parallelism, one more item (`FLOWGLOBAL`) counts attempts in flight over every
+ * key, in the same transaction as each start and settlement, and lists the keys waiting for
+ * room; a settlement that frees room wakes them.
  */
 import type { FlowControl } from '../../core/flow-control';
 import { isIdleKey } from '../../core/flow-control-keys';
@@ -151,7 +154,10 @@ const keys = {
 /** The global parallelism's item: attempts in flight over every key, keys waiting for room. */
 type GlobalState = { readonly inFlight: number; readonly blocked: ReadonlySet<string> };
 
-/** What a change may start over every key: the global parallelism left, or Infinity. */
+/**
+ * A change of a key's state, given the time it is made at and what the global parallelism
+ * leaves over every key (Infinity without a cap).
+ */
 type ChangeFn = (
   state: FlowState,
   now: number,
@@ -296,10 +302,11 @@ export class DynamoFlowControl implements FlowControlStore {
   }
 
   /**
-   * An attempt of `message` was settled (or dropped): its slot frees, and the waitlist's next
-   * attempts start. `retryAt` for a retry (the message stays pending, due then); undefined for
-   * its final outcome (it stops counting). `by` names the trigger (the settled entry's SQS
-   * message id), absent in the API, which then sends a `{"flow"}` entry instead.
+   * An attempt of `message` was settled, or its entry dropped: the slot it took frees, and the
+   * waitlist's next attempts start. `outcome` is `{retryAt}` for a retry (the message stays
+   * pending, due then), `'final'` for its final outcome (it stops counting), `'dropped'` for an
+   * entry dropped unattempted. `by` names the trigger (the settled entry's SQS message id);
+   * absent in the API, which sends a `{"flow"}` entry instead.
    */
   async settle(
     message: Message,
