@@ -77,7 +77,7 @@ export type SqstashSettings = {
   /**
    * Most flow-controlled attempts in flight at once over every flow-control key
    * (`SQSTASH_FLOW_CONTROL_GLOBAL_PARALLELISM`). Set, every flow-controlled start and settlement
-   * also writes one shared item, which bounds flow-controlled traffic to about 500 messages a
+   * also writes one shared item, which bounds flow-controlled traffic to about 250 messages a
    * second in all (README, "Flow control on AWS"). 1 to 1,000,000.
    * @default - no cap beyond `deliveryConcurrency`
    */

@@ -27,8 +27,9 @@
  * and decrements its configuration in one transaction, so a settlement replayed after a crash
  * counts once.
  *
- * One key's state item takes about three writes per message (the publish's ADD, the start, the
- * settlement), so one key sustains about 300 messages a second; keys spread over partitions.
+ * One key's state item takes three writes per message (the publish's ADD, the start, the
+ * settlement, a transaction: 4 WCU), so one key sustains about 250 messages a second; keys
+ * spread over partitions.
  * With a global parallelism, one more item (`FLOWGLOBAL`) counts attempts in flight over every
  * key, in the same transaction as each start and settlement, and lists the keys waiting for
  * room; a settlement that frees room wakes them.
