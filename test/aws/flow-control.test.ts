@@ -193,6 +193,37 @@ describe('flow control on AWS, in-process (dynalite, fake SQS, a real receiver)'
     await expectNeverRepolled();
   }, 30_000);
 
+  it('ends a waiting message canceled, unattempted, and gives its turn to the next', async () => {
+    const key = uniqueKey();
+    await action(key, 'pause');
+    const ids = [];
+    for (const n of [1, 2, 3]) ids.push(await publish(`/canceled/${n}`, key, 'parallelism=1'));
+    await drain();
+
+    expect((await api('DELETE', `/v2/messages/${ids[1]}`)).json).toEqual({ cancelled: 1 });
+    expect(await keyOf(key)).toMatchObject({ waitListSize: 2 });
+    await action(key, 'resume');
+    await drain({ until: () => arrived('/canceled/').length === 2 });
+    await drain();
+
+    // Flow control keeps no order (a FIFO queue does): which went first is not asserted.
+    expect(arrived('/canceled/').map((request) => request.path).sort()).toEqual([
+      '/canceled/1',
+      '/canceled/3',
+    ]);
+    const { json } = await api<{ events: { state: string }[] }>('GET', '/v2/events', {
+      rawQueryString: `messageId=${ids[1]}&order=earliestFirst`,
+    });
+    expect(json!.events.map((event) => event.state)).toEqual([
+      'CREATED',
+      'CANCEL_REQUESTED',
+      'CANCELED',
+    ]);
+    // Nothing of it is left counted: the key is forgotten.
+    expect(await api('GET', `/v2/flowControl/${key}`)).toMatchObject({ status: 404 });
+    await expectNeverRepolled();
+  }, 30_000);
+
   it('runs at a pinned parallelism over what messages carry; after unpin the pinned value carries on until a new message brings another', async () => {
     const key = uniqueKey();
     const { probe, responder } = concurrencyProbe(150);
