@@ -207,10 +207,11 @@ describe('flow control on AWS, in-process (dynalite, fake SQS, a real receiver)'
     await drain();
 
     // Flow control keeps no order (a FIFO queue does): which went first is not asserted.
-    expect(arrived('/canceled/').map((request) => request.path).sort()).toEqual([
-      '/canceled/1',
-      '/canceled/3',
-    ]);
+    expect(
+      arrived('/canceled/')
+        .map((request) => request.path)
+        .sort(),
+    ).toEqual(['/canceled/1', '/canceled/3']);
     const { json } = await api<{ events: { state: string }[] }>('GET', '/v2/events', {
       rawQueryString: `messageId=${ids[1]}&order=earliestFirst`,
     });

@@ -122,6 +122,53 @@ describe('the official QStash SDK against the AWS functions (in-process, fake SQ
     expect(queued).toMatchObject({ name: 'sdk-queue', parallelism: 1, paused: true, lag: 1 });
   });
 
+  it('serves every flowControl method: a published message waits in a paused key, pinned, unpinned, reset and resumed', async () => {
+    const key = 'sdk-llm';
+    await client.flowControl.pause(key);
+    const { messageId } = await client.publish({
+      url: `${receiver.url}/sdk/flow`,
+      body: 'limited',
+      flowControl: { key, parallelism: 1, rate: 10, period: '1m' },
+    });
+    expect(await client.messages.get(messageId)).toMatchObject({
+      flowControlKey: key,
+      parallelism: 1,
+      rate: 10,
+      period: 60,
+    });
+    await drain();
+    expect(receiver.requests.some((request) => request.path === '/sdk/flow')).toBe(false);
+
+    await client.flowControl.pin(key, { parallelism: 4, rate: 20 });
+    expect(await client.flowControl.get(key)).toMatchObject({
+      flowControlKey: key,
+      waitListSize: 1,
+      parallelismMax: 4,
+      rateMax: 20,
+      ratePeriod: 60,
+      isPaused: true,
+      isPinnedParallelism: true,
+      isPinnedRate: true,
+    });
+    await client.flowControl.unpin(key, { parallelism: true, rate: true });
+    await client.flowControl.resetRate(key);
+    expect(await client.flowControl.get(key)).toMatchObject({
+      isPinnedParallelism: false,
+      isPinnedRate: false,
+      rateCount: 0,
+    });
+    await client.flowControl.resume(key);
+    await drain(() => receiver.requests.some((request) => request.path === '/sdk/flow'));
+    await drain();
+
+    expect(await client.flowControl.getGlobalParallelism()).toEqual({
+      parallelismMax: 0,
+      parallelismCount: 0,
+    });
+    const { logs } = await client.logs({ filter: { messageId } });
+    expect(logs.map((log) => log.state).sort()).toEqual(['ACTIVE', 'CREATED', 'DELIVERED']);
+  });
+
   it('creates, lists, pauses and deletes a schedule, each backed by its EventBridge schedule', async () => {
     const { scheduleId } = await client.schedules.create({
       destination: `${receiver.url}/sdk/cron`,
