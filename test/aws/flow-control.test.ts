@@ -10,6 +10,7 @@ import {
   lambdaContext as context,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
+import { expectAtMostPerWindow } from '../helpers/rate-window';
 import type { Responder } from '../helpers/receiver';
 import { concurrencyProbe, TestReceiver } from '../helpers/receiver';
 
@@ -34,14 +35,6 @@ type KeyJson = {
   isPinnedParallelism: boolean;
   isPinnedRate: boolean;
 };
-
-/** Asserts that no `max + 1` of the times (sorted) fall within `windowMs` of each other. */
-function expectAtMostPerWindow(times: readonly number[], max: number, windowMs: number): void {
-  const sorted = [...times].sort((a, b) => a - b);
-  for (let i = 0; i + max < sorted.length; i += 1) {
-    expect(sorted[i + max]! - sorted[i]!).toBeGreaterThanOrEqual(windowMs);
-  }
-}
 
 /**
  * Flow control on AWS: the limits hold across URLs with the real functions, DynamoDB (dynalite)

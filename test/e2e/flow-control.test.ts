@@ -2,6 +2,7 @@ import { Client } from '@upstash/qstash';
 import type { TestServer } from '../helpers/embedded-server';
 import { DEV_TOKEN, eventually, startTestServer, stopTestServer } from '../helpers/embedded-server';
 import { movingClock } from '../helpers/messages';
+import { expectAtMostPerWindow } from '../helpers/rate-window';
 import type { RawAnswer } from '../helpers/raw-api';
 import { readAnswer } from '../helpers/raw-api';
 import type { Responder } from '../helpers/receiver';
@@ -24,14 +25,6 @@ const ARRIVAL_JITTER_MS = 200;
  * window's edge would show: six starts within milliseconds.
  */
 const START_STAMP_SLACK_MS = 200;
-
-/** Asserts that no `max + 1` of the times (sorted) fall within `windowMs` of each other. */
-function expectAtMostPerWindow(times: readonly number[], max: number, windowMs: number): void {
-  const sorted = [...times].sort((a, b) => a - b);
-  for (let i = 0; i + max < sorted.length; i += 1) {
-    expect(sorted[i + max]! - sorted[i]!).toBeGreaterThanOrEqual(windowMs);
-  }
-}
 
 describe('flow control with the official SDK', () => {
   let server: TestServer;
