@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createAwsStorage } from '../adapters/aws/aws-storage';
 import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
 import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
 import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
@@ -19,6 +18,7 @@ import type { KeySource } from '../http/routes/key-routes';
 import { systemClock } from '../ports/clock';
 import type { AwsConfig } from './aws-config';
 import { KEY_REFRESH_MS } from './aws-config';
+import { createFunctionStorage, schedulerOptions } from './function-storage';
 import type { RuntimeOptions } from './instance-runtime';
 import { instanceRuntime } from './instance-runtime';
 import { metricsTelemetry } from './powertools';
@@ -45,27 +45,13 @@ export async function createApiRuntime(
 ): Promise<ApiRuntime> {
   const { logger, onMetric } = options;
   const clock = options.clock ?? systemClock;
-  const schedulerOptions = {
-    client: clients.scheduler,
-    groupName: config.scheduleGroupName,
-    deliveryQueueArn: config.deliveryQueueArn,
-    roleArn: config.schedulerRoleArn,
-  };
-  const storage = createAwsStorage({
-    dynamo: clients.dynamo,
-    tableName: config.tableName,
-    sqs: clients.sqs,
-    queueUrl: config.deliveryQueueUrl,
-    scheduler: new EventBridgeScheduler(schedulerOptions),
-    clock,
-    retentionMs: config.retentionMs,
-    visibility: config.visibility,
-    claimProvisionalMs: config.claimProvisionalMs,
-    ...(config.core.flowControlGlobalParallelism !== undefined && {
-      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
-    }),
-    logger,
-  });
+  const scheduling = schedulerOptions(config, clients.scheduler);
+  const storage = createFunctionStorage(
+    config,
+    clients,
+    { clock, logger },
+    { scheduler: new EventBridgeScheduler(scheduling) },
+  );
   const table = { client: clients.dynamo, tableName: config.tableName };
   const token = await loadToken(clients.secrets, config.tokenSecretArn);
   // Only GET /v2/keys and the rotation read the signing keys here: read at their first use, so
@@ -84,7 +70,7 @@ export async function createApiRuntime(
     flowControl: storage.flowControl,
     urlGroups: new DynamoUrlGroupStore(table),
     schedules: new DynamoScheduleStore(table),
-    trigger: new EventBridgeScheduleTrigger(schedulerOptions),
+    trigger: new EventBridgeScheduleTrigger(scheduling),
     token,
     keyRing,
     deadLetters: storage.deadLetters,

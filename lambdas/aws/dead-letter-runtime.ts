@@ -1,11 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createAwsStorage } from '../adapters/aws/aws-storage';
 import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
 import { createIdGenerator } from '../core/ids';
 import { systemClock } from '../ports/clock';
 import type { AwsConfig } from './aws-config';
 import type { DeadLetterBatchDeps } from './dead-letter-batch';
+import { createFunctionStorage } from './function-storage';
 import type { RuntimeOptions } from './instance-runtime';
 import { instanceRuntime } from './instance-runtime';
 
@@ -23,21 +23,12 @@ export function createDeadLetterRuntime(
   options: RuntimeOptions,
 ): DeadLetterBatchDeps {
   const clock = options.clock ?? systemClock;
-  const storage = createAwsStorage({
-    dynamo: clients.dynamo,
-    tableName: config.tableName,
-    sqs: clients.sqs,
-    queueUrl: config.deliveryQueueUrl,
-    clock,
-    retentionMs: config.retentionMs,
-    visibility: config.visibility,
-    claimProvisionalMs: config.claimProvisionalMs,
-    ...(config.core.flowControlGlobalParallelism !== undefined && {
-      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
-    }),
-    pumpInline: true,
-    logger: options.logger,
-  });
+  const storage = createFunctionStorage(
+    config,
+    clients,
+    { clock, logger: options.logger },
+    { pumpInline: true },
+  );
   const ids = createIdGenerator();
   return {
     delivery: { clock, ids, config: config.core },

@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createAwsStorage } from '../adapters/aws/aws-storage';
 import { DynamoScheduleStore } from '../adapters/aws/dynamo-schedule-store';
 import { DynamoUrlGroupStore } from '../adapters/aws/dynamo-url-group-store';
 import { EventBridgeScheduleTrigger } from '../adapters/aws/eventbridge-schedule-trigger';
@@ -17,6 +16,7 @@ import type { ApiClients } from './api-runtime';
 import type { AwsConfig } from './aws-config';
 import { KEY_REFRESH_MS } from './aws-config';
 import type { DeliveryBatchDeps } from './delivery-batch';
+import { createFunctionStorage, schedulerOptions } from './function-storage';
 import type { RuntimeOptions } from './instance-runtime';
 import { instanceRuntime } from './instance-runtime';
 import { metricsTelemetry } from './powertools';
@@ -36,28 +36,13 @@ export async function createDeliveryRuntime(
 ): Promise<DeliveryBatchDeps> {
   const { logger, onMetric } = options;
   const clock = options.clock ?? systemClock;
-  const schedulerOptions = {
-    client: clients.scheduler,
-    groupName: config.scheduleGroupName,
-    deliveryQueueArn: config.deliveryQueueArn,
-    roleArn: config.schedulerRoleArn,
-  };
-  const storage = createAwsStorage({
-    dynamo: clients.dynamo,
-    tableName: config.tableName,
-    sqs: clients.sqs,
-    queueUrl: config.deliveryQueueUrl,
-    scheduler: new EventBridgeScheduler(schedulerOptions),
-    clock,
-    retentionMs: config.retentionMs,
-    visibility: config.visibility,
-    claimProvisionalMs: config.claimProvisionalMs,
-    ...(config.core.flowControlGlobalParallelism !== undefined && {
-      flowControlGlobalParallelism: config.core.flowControlGlobalParallelism,
-    }),
-    pumpInline: true,
-    logger,
-  });
+  const scheduling = schedulerOptions(config, clients.scheduler);
+  const storage = createFunctionStorage(
+    config,
+    clients,
+    { clock, logger },
+    { scheduler: new EventBridgeScheduler(scheduling), pumpInline: true },
+  );
   const keyRing = await KeyRing.load(
     new SecretsManagerSigningKeyStore(clients.secrets, config.signingKeysSecretArn),
     { refresh: { clock, everyMs: KEY_REFRESH_MS } },
@@ -65,7 +50,7 @@ export async function createDeliveryRuntime(
   const ids = createIdGenerator();
   const telemetry = metricsTelemetry(onMetric ?? (() => {}));
   const table = { client: clients.dynamo, tableName: config.tableName };
-  const trigger = new EventBridgeScheduleTrigger(schedulerOptions);
+  const trigger = new EventBridgeScheduleTrigger(scheduling);
   const schedules: ScheduleDeps = {
     store: storage.messages,
     clock,
