@@ -13,12 +13,6 @@ const SECOND_MS = 1_000;
 const MINUTE_MS = 60_000;
 const GLOBAL_PARALLELISM = 50;
 /**
- * How much sooner than the server started it a delivery may seem to start at the receiver: an
- * arrival comes after its start by the loopback and event-loop latency, so two arrivals can be
- * closer than their starts by the first one's latency. Starts are checked exactly in the log.
- */
-const ARRIVAL_JITTER_MS = 200;
-/**
  * An attempt's ACTIVE entry is stamped as the attempt starts, just after the claim the gate
  * counted it in; on a loaded machine the process may be descheduled in between (61 ms seen with
  * seven test runs on two cores). Still far below what a limiter that lets a burst through at a
@@ -81,8 +75,9 @@ describe('flow control with the official SDK', () => {
     await client.flowControl.resume(key);
     await Promise.all([a.waitForRequests(30, 40_000), b.waitForRequests(30, 40_000)]);
 
-    const arrivals = [...a.requests, ...b.requests].map((request) => request.receivedAt);
-    expectAtMostPerWindow(arrivals, 5, SECOND_MS - ARRIVAL_JITTER_MS);
+    // The limit is on starts, which the log stamps; arrivals at the receivers come later by
+    // however long the loopback and event loops take, which on a loaded machine varies by more
+    // than a window's slack (205 ms seen), so they are not what is checked.
     // An attempt's ACTIVE entry, stamped with its start, is written when it settles.
     const logs = await eventually(async () => {
       const page = await client.logs({
