@@ -127,7 +127,10 @@ function settle(
   const now = deps.clock.now();
   const base = { messageId: message.messageId, url: message.url };
   const events: LogEvent[] = [{ ...base, time: startedAt, state: 'ACTIVE' }];
-  const responseHeader = response ? canonicalHeaders(response.headers) : {};
+  const delivered = response !== undefined && response.status >= 200 && response.status < 300;
+  // Only a callback or a failure reports the response's headers: a plain delivery skips them.
+  const responseHeader =
+    response && (message.callback || !delivered) ? canonicalHeaders(response.headers) : {};
   const report: AttemptReport = {
     status: response?.status ?? 0,
     header: responseHeader,
@@ -151,7 +154,7 @@ function settle(
     );
   }
 
-  if (response && response.status >= 200 && response.status < 300) {
+  if (delivered) {
     events.push({ ...base, time: now, state: 'DELIVERED', responseStatus: response.status });
     return { message, retried, outcome: { kind: 'delivered' }, events, callbacks };
   }

@@ -4,11 +4,21 @@ export type HeaderMap = Record<string, string[]>;
 /** Request headers as the API layer hands them to the core: lowercase names, joined values. */
 export type IncomingHeaders = Readonly<Record<string, string | undefined>>;
 
+// Every publish and every response names the same few headers: each name is canonicalized once.
+// Bounded, since the names come from publishers and destinations.
+const canonicalNames = new Map<string, string>();
+const MAX_CACHED_NAMES = 1_024;
+
 /** `content-type` -> `Content-Type`, `x-api-KEY` -> `X-Api-Key`, as Go's http.CanonicalHeaderKey. */
 export function canonicalHeaderName(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    canonical = name
+      .toLowerCase()
+      .replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+    if (canonicalNames.size < MAX_CACHED_NAMES) canonicalNames.set(name, canonical);
+  }
+  return canonical;
 }
 
 // RFC 9110 token characters; anything else in a name would be refused by the HTTP client later,
