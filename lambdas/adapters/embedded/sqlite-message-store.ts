@@ -52,6 +52,8 @@ export function originOf(url: string): string {
 }
 
 type MessageRow = { fields: string; body: Buffer; retried: number };
+type LeasedRow = MessageRow & { id: string };
+type SettlingRow = { cancelAt: number | null; name: string | null; seq: number | null };
 type DueRow = { id: string; dueAt: number; origin: string; flowKey?: string | null };
 type WindowRow = DueRow & { leaseUntil: number | null };
 type QueuePosition = { name: string; seq: number };
@@ -109,8 +111,11 @@ export class SqliteMessageStore implements MessageStore {
            COALESCE(?, CASE WHEN ? IS NOT NULL THEN (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages) END),
            ?, ?)`,
       ),
-      queuePosition: db.prepare(
-        'SELECT fifo_queue AS name, fifo_seq AS seq FROM messages WHERE id = ? AND fifo_queue IS NOT NULL',
+      // What a settlement must know of its message: whether a cancel waits for it, and its place
+      // in a FIFO queue (which the callbacks it creates take).
+      settling: db.prepare(
+        `SELECT cancel_requested_at AS cancelAt, fifo_queue AS name, fifo_seq AS seq
+         FROM messages WHERE id = ?`,
       ),
       insertEvent: db.prepare(
         'INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)',
@@ -162,9 +167,11 @@ export class SqliteMessageStore implements MessageStore {
            WHERE fifo_queue = @name AND due_at IS NOT NULL ORDER BY fifo_seq LIMIT @parallelism
          )`,
       ),
+      // The ids come as a JSON array: one statement leases every message a claim takes.
       lease: db.prepare(
-        `UPDATE messages SET lease_until = ?, state = 'ACTIVE' WHERE id = ?
-         RETURNING fields, body, retried`,
+        `UPDATE messages SET lease_until = ?, state = 'ACTIVE'
+         WHERE id IN (SELECT value FROM json_each(?))
+         RETURNING id, fields, body, retried`,
       ),
       nextDueUnqueued: db.prepare(
         `SELECT MIN(due_at) AS dueAt FROM messages
@@ -185,7 +192,6 @@ export class SqliteMessageStore implements MessageStore {
         `SELECT fields, body, retried FROM messages
          WHERE id = ? AND due_at IS NOT NULL AND cancel_requested_at IS NULL`,
       ),
-      cancelRequestedAt: db.prepare('SELECT cancel_requested_at AS at FROM messages WHERE id = ?'),
       markCancelRequested: db.prepare('UPDATE messages SET cancel_requested_at = ? WHERE id = ?'),
       canceledLeases: db.prepare(
         `SELECT id, url, cancel_requested_at AS at FROM messages
@@ -256,8 +262,17 @@ export class SqliteMessageStore implements MessageStore {
         }
         candidates.sort((a, b) => a.dueAt - b.dueAt);
         const { taken, skipped } = takeCandidates(candidates, limit, origins, flow);
+        const leased = new Map(
+          (
+            statements.lease.all(
+              leaseUntil,
+              JSON.stringify(taken.map(({ id }) => id)),
+            ) as LeasedRow[]
+          ).map((row) => [row.id, row]),
+        );
+        // In the order taken (earliest due first), which RETURNING does not promise.
         const claimed = taken.map(({ id }) => {
-          const row = statements.lease.get(leaseUntil, id) as MessageRow;
+          const row = leased.get(id)!;
           return { message: decodeMessage(row.fields, row.body), retried: row.retried };
         });
         flow.close();
@@ -266,14 +281,13 @@ export class SqliteMessageStore implements MessageStore {
     );
 
     this.#settle = db.transaction((proposed: AttemptSettlement): AttemptSettlement => {
-      // Read in the transaction that settles, so a cancel cannot slip in between.
-      const cancel = statements.cancelRequestedAt.get(proposed.message.messageId) as
-        | { at: number | null }
-        | undefined;
-      const settlement = cancel?.at != null ? canceledSettlement(proposed) : proposed;
+      // Read in the transaction that settles, so a cancel cannot slip in between, and before the
+      // message leaves its queue: the callbacks take its place there.
+      const row = statements.settling.get(proposed.message.messageId) as SettlingRow | undefined;
+      const settlement = row?.cancelAt != null ? canceledSettlement(proposed) : proposed;
       const { message, outcome } = settlement;
-      // Read before the message leaves its queue: the callbacks take its place there.
-      const position = statements.queuePosition.get(message.messageId) as QueuePosition | undefined;
+      const position: QueuePosition | undefined =
+        row?.name != null ? { name: row.name, seq: row.seq! } : undefined;
       let finishedAt = 0;
       for (const event of settlement.events) {
         this.#appendEvent(event);
