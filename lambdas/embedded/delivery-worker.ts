@@ -14,6 +14,11 @@ export type DeliverFn = (
 
 export type DeliveryWorkerOptions = {
   readonly store: SqliteMessageStore;
+  /**
+   * Runs a claim (synchronous on the store's database) in the next group commit, resolving once
+   * it has committed (SqliteGroupCommit.commit).
+   */
+  readonly commit: <T>(write: () => T) => Promise<T>;
   readonly deliver: DeliverFn;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -37,11 +42,15 @@ const FAULT_BACKOFF_MS = 5_000;
 const MIN_LOOKAHEAD_BACKOFF_MS = 25;
 const MAX_LOOKAHEAD_BACKOFF_MS = 800;
 
+/** What one claim took, and when to look again if it left slots free. */
+type ClaimPlan = { readonly claimed: ClaimedMessage[]; readonly wakeAt?: number };
+
 /**
  * Runs due messages through delivery with bounded concurrency. It never polls: it sleeps
  * until the earliest due time in the index, and publishes wake it when they are due sooner.
  * Each claim is a lease in SQLite, so a crash mid-attempt leaves the message to be redelivered
- * after restart.
+ * after restart. A claim rides the next group commit, with the publishes and settlements of its
+ * turn; its attempts start once it has committed.
  */
 export class DeliveryWorker {
   readonly #options: DeliveryWorkerOptions;
@@ -52,7 +61,12 @@ export class DeliveryWorker {
   #lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
   #timer: NodeJS.Timeout | undefined;
   #wakeAt = Number.POSITIVE_INFINITY;
-  #pumpQueued = false;
+  /** A claim waits for its commit to run: it will see every slot freed until then. */
+  #claimQueued = false;
+  /** The claim that ran or waits to, until its attempts are started. */
+  #claiming: Promise<void> | undefined;
+  /** Slots freed after the claim in progress ran: claim again once it is done. */
+  #pumpAgain = false;
   #stopping = false;
   #drained: (() => void) | undefined;
 
@@ -73,7 +87,7 @@ export class DeliveryWorker {
   /** Tells the worker a message is due at `dueAt`; cheap enough to call on every publish. */
   notify(dueAt: number): void {
     if (this.#stopping) return;
-    if (dueAt <= this.#options.clock.now()) this.#queuePump();
+    if (dueAt <= this.#options.clock.now()) this.#pump();
     else this.#wakeUpAt(dueAt);
   }
 
@@ -88,6 +102,8 @@ export class DeliveryWorker {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#timer);
+    // A claim still committing gives back what it took rather than starting it.
+    await this.#claiming;
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
       if (this.#inFlight === 0) resolve();
@@ -103,16 +119,6 @@ export class DeliveryWorker {
     clearTimeout(graceTimer);
   }
 
-  #queuePump(): void {
-    if (this.#pumpQueued) return;
-    this.#pumpQueued = true;
-    // Coalesces a burst of publishes in one tick into a single claim query.
-    setImmediate(() => {
-      this.#pumpQueued = false;
-      this.#pump();
-    });
-  }
-
   #wakeUpAt(dueAt: number): void {
     if (dueAt >= this.#wakeAt) return;
     clearTimeout(this.#timer);
@@ -124,31 +130,61 @@ export class DeliveryWorker {
     }, delay);
   }
 
+  /**
+   * Claims what free slots allow. Cheap to call often: a burst of publishes and finishing
+   * attempts in one turn shares a single claim.
+   */
   #pump(): void {
-    try {
-      this.#claimAndRun();
-    } catch (error) {
-      // The store failed (disk full, I/O error): log, and look again later rather than crash
-      // the process or spin. Nothing was claimed, so nothing is lost.
-      this.#options.logger.error('could not claim due messages; retrying', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-      this.#wakeUpAt(this.#options.clock.now() + FAULT_BACKOFF_MS);
+    if (this.#stopping || this.#claimQueued) return;
+    if (this.#claiming) {
+      this.#pumpAgain = true;
+      return;
     }
+    this.#claimQueued = true;
+    this.#claiming = this.#options
+      .commit(() => {
+        this.#claimQueued = false;
+        return this.#claim();
+      })
+      .then(
+        (plan) => this.#startClaimed(plan),
+        (error: unknown) => {
+          // The store failed (disk full, I/O error): log, and look again later rather than
+          // crash the process or spin. Nothing was claimed, so nothing is lost.
+          this.#claimQueued = false;
+          this.#options.logger.error('could not claim due messages; retrying', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          this.#wakeUpAt(this.#options.clock.now() + FAULT_BACKOFF_MS);
+        },
+      )
+      .finally(() => {
+        this.#claiming = undefined;
+        if (this.#pumpAgain) {
+          this.#pumpAgain = false;
+          this.#pump();
+        }
+      });
   }
 
-  #claimAndRun(): void {
-    if (this.#stopping) return;
+  #startClaimed({ claimed, wakeAt }: ClaimPlan): void {
+    if (this.#stopping) {
+      for (const { message } of claimed) this.#options.store.release(message.messageId);
+      return;
+    }
+    for (const claim of claimed) this.#run(claim);
+    if (wakeAt !== undefined) this.#wakeUpAt(wakeAt);
+  }
+
+  #claim(): ClaimPlan {
     const { store, clock, concurrency, leaseMs } = this.#options;
     const free = concurrency - this.#inFlight;
-    if (free <= 0) return; // a finishing attempt pumps again
+    if (free <= 0) return { claimed: [] }; // a finishing attempt pumps again
     const now = clock.now();
     const perDestination = this.#options.concurrencyPerDestination ?? concurrency;
     if (perDestination >= concurrency) {
       const claimed = store.claimDue(now, free, now + leaseMs);
-      for (const claim of claimed) this.#run(claim);
-      if (claimed.length < free) this.#wakeUpAtNextDue();
-      return;
+      return { claimed, wakeAt: claimed.length < free ? this.#nextDue() : undefined };
     }
     const capped = [...this.#inFlightByOrigin.values()].some((count) => count >= perDestination);
     const lookahead = capped && now >= this.#lookaheadAt;
@@ -157,12 +193,10 @@ export class DeliveryWorker {
       inFlight: this.#inFlightByOrigin,
       lookPastCapped: lookahead,
     });
-    for (const claim of claimed) this.#run(claim);
-    if (claimed.length === free) return;
+    if (claimed.length === free) return { claimed };
     if (!passedOver) {
       this.#lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
-      this.#wakeUpAtNextDue();
-      return;
+      return { claimed, wakeAt: this.#nextDue() };
     }
     // Due messages wait for a capped destination: its finishing attempts pump again, and the
     // next lookahead finds any other destination's messages queued behind them.
@@ -170,12 +204,11 @@ export class DeliveryWorker {
       this.#lookaheadAt = now + this.#lookaheadBackoffMs;
       this.#lookaheadBackoffMs = Math.min(this.#lookaheadBackoffMs * 2, MAX_LOOKAHEAD_BACKOFF_MS);
     }
-    this.#wakeUpAt(Math.max(this.#lookaheadAt, now + MIN_LOOKAHEAD_BACKOFF_MS));
+    return { claimed, wakeAt: Math.max(this.#lookaheadAt, now + MIN_LOOKAHEAD_BACKOFF_MS) };
   }
 
-  #wakeUpAtNextDue(): void {
-    const next = this.#options.store.nextDueAt(this.#options.clock.now());
-    if (next !== undefined) this.#wakeUpAt(next);
+  #nextDue(): number | undefined {
+    return this.#options.store.nextDueAt(this.#options.clock.now());
   }
 
   #run({ message, retried }: ClaimedMessage): void {
@@ -203,7 +236,7 @@ export class DeliveryWorker {
         if (this.#stopping) {
           if (this.#inFlight === 0) this.#drained?.();
         } else {
-          this.#queuePump();
+          this.#pump();
         }
       });
   }

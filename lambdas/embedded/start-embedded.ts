@@ -117,6 +117,7 @@ export async function startEmbedded(
   };
   worker = new DeliveryWorker({
     store: messages,
+    commit: (write) => store.commit(write),
     clock,
     logger,
     concurrency: config.deliveryConcurrency,
