@@ -93,6 +93,31 @@ describe('SqliteGroupCommit', () => {
     expect(inserted).toEqual([]);
   });
 
+  it('runs a write given to commit() in its batch, seeing the writes queued before it', async () => {
+    // Prepare: the delivery worker claims through commit(), on the store the batch writes to.
+    const messages = new SqliteMessageStore(db);
+    store = new SqliteGroupCommit(db, messages, (dueAt) => inserted.push(dueAt));
+    const publish = store.insertMessage(makeMessage({ messageId: 'msg_due' }), undefined, T0);
+
+    // Act
+    const claim = store.commit(() => messages.claimDue(T0 + 1_000, 10, T0 + 60_000));
+    const failing = store.commit(() => {
+      throw new Error('no claim');
+    });
+    const before = stored('msg_due');
+
+    // Assess
+    expect(before).toBe(false);
+    await expect(publish).resolves.toEqual({ inserted: true });
+    const claimed = await claim;
+    expect(claimed.map(({ message }) => message.messageId)).toEqual(['msg_due']);
+    await expect(failing).rejects.toThrow('no claim');
+    const lease = db
+      .prepare("SELECT lease_until AS until FROM messages WHERE id = 'msg_due'")
+      .get();
+    expect(lease).toEqual({ until: T0 + 60_000 });
+  });
+
   it('tells nothing when a batch stored no message', async () => {
     await store.insertMessage(makeMessage({ messageId: 'msg_x' }), undefined, T0);
     inserted = [];
