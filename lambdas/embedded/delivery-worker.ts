@@ -218,15 +218,23 @@ export class DeliveryWorker {
     this.#inFlight += 1;
     deliver(message, retried, this.#shutdown.signal)
       .catch((error: unknown) => {
-        if (error instanceof AttemptAbortedError) {
-          store.release(message.messageId);
-          return;
+        const aborted = error instanceof AttemptAbortedError;
+        if (!aborted) {
+          logger.error('delivery attempt could not be completed; it will be retried', {
+            messageId: message.messageId,
+            error: error instanceof Error ? error.message : String(error),
+          });
         }
-        logger.error('delivery attempt could not be completed; it will be retried', {
-          messageId: message.messageId,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        store.release(message.messageId, clock.now() + FAULT_BACKOFF_MS);
+        try {
+          store.release(message.messageId, aborted ? undefined : clock.now() + FAULT_BACKOFF_MS);
+        } catch (releaseError) {
+          // The store is failing too (busy, disk full): the lease runs out and the message is
+          // attempted again then, as after a crash. Never a reason to bring the process down.
+          logger.error('could not release a delivery attempt; its lease will expire', {
+            messageId: message.messageId,
+            error: releaseError instanceof Error ? releaseError.message : String(releaseError),
+          });
+        }
       })
       .finally(() => {
         this.#inFlight -= 1;

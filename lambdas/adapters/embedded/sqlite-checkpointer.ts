@@ -3,11 +3,13 @@ import { Worker } from 'node:worker_threads';
 import { DATABASE_FILE, WAL_CAP_PAGES } from './sqlite-database';
 
 /**
- * How long a RESTART checkpoint may wait for the writer's transaction to end (and, while it
- * runs, make the writer wait): only taken when the log reached its cap, a few times an hour
- * under steady load.
+ * How long a RESTART checkpoint may wait, each time it waits (for the writer's transaction to
+ * end, then for readers to leave the log): the writer is held off meanwhile, so this stays far
+ * below the writer's own busy timeout (sqlite-database.ts), which a RESTART that waited twice as
+ * long plus its copy once exceeded under a burst, failing commits with SQLITE_BUSY. Only taken
+ * when the log reached its cap; one that gives up leaves it to the next pass.
  */
-const RESTART_WAIT_MS = 1_000;
+const RESTART_WAIT_MS = 100;
 
 /** What one pass found: the log's frames, and how many of them are now in the database file. */
 export type CheckpointPass = { readonly logFrames: number; readonly checkpointed: number };

@@ -16,7 +16,11 @@ export const DATABASE_FILE = 'sqstash.db';
 export const LOCK_FILE = 'sqstash.lock';
 
 const SCHEMA_VERSION = 5;
-const BUSY_TIMEOUT_MS = 2000;
+/**
+ * How long a write waits for the checkpointer thread's RESTART (sqlite-checkpointer.ts) or a
+ * backup's read before it fails: far above what either holds the lock for.
+ */
+const BUSY_TIMEOUT_MS = 10_000;
 /**
  * 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself, and
  * at which the checkpointer thread makes the log start over (sqlite-checkpointer.ts).
