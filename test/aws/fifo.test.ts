@@ -1,18 +1,16 @@
-import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { decodeEntry } from '../../lambdas/adapters/aws/sqs-entries';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
-  awsMocks,
   lambdaContext as context,
+  resetAwsMocks,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
-const { sqs, scheduler } = awsMocks;
 /** In all, half through each queue. */
 const MESSAGES = 1_000;
 const PER_QUEUE = MESSAGES / 2;
@@ -51,10 +49,7 @@ describe('FIFO queues on AWS, in-process (dynalite, fake SQS, a real receiver)',
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
+    queue = resetAwsMocks();
     receiver.respondWith(() => ({ status: 200 }));
   });
 

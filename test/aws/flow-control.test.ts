@@ -3,18 +3,19 @@ import { decodeEntry } from '../../lambdas/adapters/aws/sqs-entries';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
   awsMocks,
   lambdaContext as context,
+  resetAwsMocks,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { expectAtMostPerWindow } from '../helpers/rate-window';
 import type { Responder } from '../helpers/receiver';
 import { concurrencyProbe, TestReceiver } from '../helpers/receiver';
 
-const { sqs, scheduler } = awsMocks;
+const { scheduler } = awsMocks;
 const SECOND_MS = 1_000;
 /**
  * An attempt's ACTIVE event is stamped as the attempt starts, just after the key's state
@@ -99,10 +100,7 @@ describe('flow control on AWS, in-process (dynalite, fake SQS, a real receiver)'
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
+    queue = resetAwsMocks();
     respondWith(() => ({ status: 200 }));
   });
 

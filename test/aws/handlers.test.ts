@@ -8,13 +8,14 @@ import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-le
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import { apiGatewayEvent, sqsEvent } from '../helpers/aws-events';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
   fakeTheDate,
+  resetAwsMocks,
   scanTable,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
@@ -66,12 +67,7 @@ describe('AWS functions in-process (dynalite, fake SQS, mocked Scheduler/Secrets
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler
-      .on(CreateScheduleCommand)
-      .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
+    queue = resetAwsMocks();
     receiver.respondWith(() => ({ status: 200 }));
   });
   afterEach(() => {

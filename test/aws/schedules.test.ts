@@ -10,18 +10,19 @@ import {
 import { decodeEntry, encodeReconcileBody } from '../../lambdas/adapters/aws/sqs-entries';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   callApi as api,
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
+  resetAwsMocks,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
 const { queueArn: QUEUE_ARN, schedulerRoleArn: ROLE_ARN } = DEPLOYED;
-const { sqs, scheduler } = awsMocks;
+const { scheduler } = awsMocks;
 const GROUP = 'sqstash-schedules';
 
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
@@ -56,12 +57,7 @@ describe('Cron schedules on AWS, in-process (dynalite, fake SQS, mocked Schedule
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
-    scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
-    scheduler.on(DeleteScheduleCommand).resolves({});
+    queue = resetAwsMocks();
     receiver.respondWith(() => ({ status: 200 }));
   });
 

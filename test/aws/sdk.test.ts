@@ -9,17 +9,18 @@ import { Client } from '@upstash/qstash';
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
+  resetAwsMocks,
   startFrontDoor,
   startLambdaEnvironment,
 } from '../helpers/lambda-harness';
 import { TestReceiver } from '../helpers/receiver';
 
-const { sqs, scheduler } = awsMocks;
+const { scheduler } = awsMocks;
 
 describe('the official QStash SDK against the AWS functions (in-process, fake SQS)', () => {
   let dynalite: Dynalite;
@@ -47,12 +48,7 @@ describe('the official QStash SDK against the AWS functions (in-process, fake SQ
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
-    scheduler.on(UpdateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
-    scheduler.on(DeleteScheduleCommand).resolves({});
+    queue = resetAwsMocks();
     receiver.respondWith(() => ({ status: 200 }));
   });
 

@@ -4,12 +4,13 @@ import { Client as WorkflowClient, type WorkflowRunLog } from '@upstash/workflow
 import { handler as deadLetterHandler } from '../../lambdas/aws/handlers/dead-letter';
 import { handler as deliveryHandler } from '../../lambdas/aws/handlers/delivery';
 import type { Dynalite } from '../helpers/dynalite';
-import { FakeSqs } from '../helpers/fake-sqs';
+import type { FakeSqs } from '../helpers/fake-sqs';
 import {
   awsMocks,
   lambdaContext as context,
   DEPLOYED,
   fakeTheDate,
+  resetAwsMocks,
   scanTable,
   startFrontDoor,
   startLambdaEnvironment,
@@ -18,7 +19,7 @@ import { TestReceiver } from '../helpers/receiver';
 import type { WorkflowEndpoint } from '../helpers/workflow-app';
 import { WorkflowApp } from '../helpers/workflow-app';
 
-const { sqs, scheduler } = awsMocks;
+const { scheduler } = awsMocks;
 const HOUR_MS = 3_600_000;
 const RETENTION_S = 14 * 86_400;
 
@@ -57,12 +58,7 @@ describe('Upstash Workflow through the AWS functions (in-process, fake SQS)', ()
     await dynalite.close();
   });
   beforeEach(() => {
-    sqs.reset();
-    queue = new FakeSqs(sqs).install();
-    scheduler.reset();
-    scheduler
-      .on(CreateScheduleCommand)
-      .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
+    queue = resetAwsMocks();
   });
   afterEach(async () => {
     jest.useRealTimers();

@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -14,6 +19,7 @@ import { handler as apiHandler } from '../../lambdas/aws/handlers/api';
 import { apiGatewayEvent } from './aws-events';
 import type { Dynalite } from './dynalite';
 import { startDynalite } from './dynalite';
+import { FakeSqs } from './fake-sqs';
 
 /** What a deployed stack would hold in its secrets and environment, for in-process handler tests. */
 export const DEPLOYED = {
@@ -48,6 +54,25 @@ export const awsMocks = {
   scheduler: mockClient(SchedulerClient),
   secrets: mockClient(SecretsManagerClient),
 };
+
+/**
+ * A fresh fake delivery queue and Scheduler for the next case: SQS played by FakeSqs, and
+ * Scheduler answering every create, update and delete (a case that needs a failure stubs it
+ * after this). Call in beforeEach.
+ */
+export function resetAwsMocks(): FakeSqs {
+  awsMocks.sqs.reset();
+  const queue = new FakeSqs(awsMocks.sqs).install();
+  awsMocks.scheduler.reset();
+  awsMocks.scheduler
+    .on(CreateScheduleCommand)
+    .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
+  awsMocks.scheduler
+    .on(UpdateScheduleCommand)
+    .resolves({ ScheduleArn: 'arn:aws:scheduler:::schedule/sqstash/x' });
+  awsMocks.scheduler.on(DeleteScheduleCommand).resolves({});
+  return queue;
+}
 
 /**
  * Sets up what the real handlers need, as a deployed stack would: dynalite with a fresh table

@@ -23,6 +23,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { TABLE } from './table';
 
 /** An item as the document client reads and writes it. */
 export type Item = Record<string, unknown>;
@@ -282,6 +283,20 @@ export class DynamoCalls {
       }
       throw new DynamoStoreError(`${operation} failed: ${describe(error)}`, { cause: error });
     }
+  }
+}
+
+/** Deletes the item at `key` if it is there: resolves what was deleted, or undefined. */
+export async function deleteIfThere(calls: DynamoCalls, key: Key): Promise<Item | undefined> {
+  try {
+    return await calls.delete(key, {
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+      ReturnValues: 'ALL_OLD',
+    });
+  } catch (error) {
+    if (error instanceof ConditionFailedError) return undefined;
+    throw error;
   }
 }
 

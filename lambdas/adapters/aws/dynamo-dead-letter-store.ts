@@ -29,7 +29,7 @@ import type {
 import type { ListOrder, ListQuery, Page } from '../../ports/listing';
 import type { InsertResult, NewMessage } from '../../ports/message-store';
 import type { DynamoCalls, Item, Key } from './dynamo-calls';
-import { ConditionFailedError, mapLimit, PARALLEL_CALLS } from './dynamo-calls';
+import { deleteIfThere, mapLimit, PARALLEL_CALLS } from './dynamo-calls';
 import {
   joinPayload,
   newPartsTag,
@@ -45,6 +45,7 @@ import {
   encodeCursor,
   padTime,
   rangeOfDates,
+  rangePast,
   shardOf,
   TimeIndex,
 } from './time-index';
@@ -189,13 +190,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
         .sort((a, b) => compare(a.position, b.position, order));
       for (const { position, view } of positions) if (accept(position, view)) break;
     } else {
-      // Past the cursor only (sort keys are fixed-width, so string order is time order).
-      const range =
-        after === undefined
-          ? { lo, hi }
-          : order === 'earliestFirst'
-            ? { lo: [lo, after].sort()[1]!, hi }
-            : { lo, hi: [hi, after].sort()[0]! };
+      const range = rangePast({ lo, hi }, after, order);
       let examined = 0;
       for await (const item of this.index.items(order, range, {
         pageSize: INDEX_PAGE,
@@ -231,18 +226,8 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
 
   /** Removes a dead letter, its index entry and its parts; false when it was not there. */
   async #remove(dlqId: string): Promise<boolean> {
-    let removed: Item | undefined;
-    try {
-      removed = await this.#calls.delete(itemKey(dlqId), {
-        ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
-        ReturnValues: 'ALL_OLD',
-      });
-    } catch (error) {
-      // Gone already: deleted or retried by someone else.
-      if (error instanceof ConditionFailedError) return false;
-      throw error;
-    }
+    // Gone already (undefined): deleted or retried by someone else.
+    const removed = await deleteIfThere(this.#calls, itemKey(dlqId));
     if (!removed) return false;
     await this.#calls.batchWrite(
       [],

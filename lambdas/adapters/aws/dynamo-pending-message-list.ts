@@ -13,7 +13,7 @@ import { nextAttempt, readHistories } from './message-partition';
 import type { PendingIndex } from './pending-index';
 import { filterableMessage } from './pending-index';
 import { TABLE } from './table';
-import { decodeCursor, encodeCursor, padTime, rangeOfDates } from './time-index';
+import { decodeCursor, encodeCursor, padTime, rangeOfDates, rangePast } from './time-index';
 
 /** Positions: `<createdAt>#<messageId>`, the pending index's sort key. */
 const POSITION = /^\d{15}#.+$/s;
@@ -55,13 +55,7 @@ export class DynamoPendingMessageList implements PendingMessageList {
     const { filter, order, count } = query;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, POSITION);
     const { lo, hi } = rangeOfDates(filter);
-    // From the cursor on (positions are fixed-width, so string order is time order).
-    const range =
-      after === undefined
-        ? { lo, hi }
-        : order === 'earliestFirst'
-          ? { lo: [lo, after].sort()[1]!, hi }
-          : { lo, hi: [hi, after].sort()[0]! };
+    const range = rangePast({ lo, hi }, after, order);
     const candidates =
       filter.messageIds === undefined
         ? this.#index.entries(order, range, PAGE_SIZE)

@@ -12,7 +12,7 @@ import type { WorkflowNotification, WorkflowWaiter } from '../../core/workflow/w
 import type { Clock } from '../../ports/clock';
 import type { WaiterClaim } from '../../ports/workflow-run-store';
 import type { DynamoCalls, Item, Key } from './dynamo-calls';
-import { ConditionFailedError, mapLimit } from './dynamo-calls';
+import { ConditionFailedError, deleteIfThere, mapLimit } from './dynamo-calls';
 import { ExpressionBuilder } from './dynamo-expressions';
 import {
   ITEM_PAYLOAD_BYTES,
@@ -24,7 +24,7 @@ import {
 } from './dynamo-payloads';
 import { TABLE, ttlOf } from './table';
 import { nextWriterToken, padTime, shardOf } from './time-index';
-import { deleteIfThere, keyOf, notExists, queryRun, runPk } from './workflow-run-partition';
+import { keyOf, notExists, queryRun, runPk } from './workflow-run-partition';
 
 export const WAITER_SHARDS = 8;
 const PK = TABLE.partitionKey;
@@ -174,7 +174,7 @@ export class DynamoWorkflowWaits {
       });
       const oldest = output.Items?.[0];
       if (!oldest) return undefined;
-      const taken = await deleteIfThere(this.#calls, oldest);
+      const taken = await deleteIfThere(this.#calls, keyOf(oldest));
       if (!taken) continue;
       const partCount = taken.dataParts as number;
       const parts =

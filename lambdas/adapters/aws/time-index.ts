@@ -77,6 +77,17 @@ export function rangeOfDates(bounds: {
   };
 }
 
+/**
+ * `range` narrowed to what lies past `after` (a page's cursor) in `order`; positions are
+ * fixed-width, so string order is time order.
+ */
+export function rangePast(range: KeyRange, after: string | undefined, order: ListOrder): KeyRange {
+  if (after === undefined) return range;
+  return order === 'earliestFirst'
+    ? { lo: range.lo > after ? range.lo : after, hi: range.hi }
+    : { lo: range.lo, hi: range.hi < after ? range.hi : after };
+}
+
 /** The position a bare time in ms starts a list at, inclusive: `cursor: Date.now()` in SDKs. */
 export function positionAtTime(timeMs: number, order: ListOrder): string {
   return order === 'earliestFirst' ? padTime(timeMs) : padTime(timeMs + 1);

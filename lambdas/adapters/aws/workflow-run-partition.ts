@@ -4,7 +4,6 @@
  * (dynamo-workflow-waits.ts: its waits and kept notifications).
  */
 import type { DynamoCalls, Item, Key } from './dynamo-calls';
-import { ConditionFailedError } from './dynamo-calls';
 import { ExpressionBuilder } from './dynamo-expressions';
 import { TABLE } from './table';
 
@@ -42,18 +41,4 @@ export function queryRun(calls: DynamoCalls, runId: string, prefix?: string): Pr
     ...b.parts(),
     ConsistentRead: true,
   });
-}
-
-/** Removes an item if it is there; resolves what was removed, or undefined. */
-export async function deleteIfThere(calls: DynamoCalls, item: Item): Promise<Item | undefined> {
-  try {
-    return await calls.delete(keyOf(item), {
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': PK },
-      ReturnValues: 'ALL_OLD',
-    });
-  } catch (error) {
-    if (error instanceof ConditionFailedError) return undefined;
-    throw error;
-  }
 }
