@@ -21,6 +21,11 @@ export type EmbeddedConfig = {
    * slow or hanging destination cannot hold every delivery slot.
    */
   readonly deliveryConcurrencyPerDestination: number;
+  /**
+   * Deliver on a thread of its own (delivery-thread.ts), beside the API's event loop: on a
+   * machine with two cores or more, publishing and delivering then run at once.
+   */
+  readonly deliveryThread: boolean;
   /** Which addresses destinations and callbacks may connect to (SQSTASH_ALLOW_*_DESTINATIONS). */
   readonly addressPolicy: DestinationAddressPolicy;
   /** Largest request body read at all, batches included; each message is held to core.maxBodyBytes. */
@@ -41,6 +46,7 @@ export const EMBEDDED_DEFAULTS = {
   host: '127.0.0.1',
   dataDir: './.sqstash',
   deliveryConcurrency: 64,
+  deliveryThread: true,
   // A developer's own services run on localhost and private networks (Docker, a LAN); the AWS
   // runtime, which faces the internet, refuses both by default.
   addressPolicy: { allowLoopback: true, allowPrivate: true },
@@ -94,6 +100,7 @@ export function loadEmbeddedConfig(
       1,
       deliveryConcurrency,
     ),
+    deliveryThread: read.boolean(ENV.deliveryThread, EMBEDDED_DEFAULTS.deliveryThread),
     addressPolicy: read.addressPolicy(EMBEDDED_DEFAULTS.addressPolicy),
     maxRequestBytes: read.integer(
       ENV.maxRequestBytes,

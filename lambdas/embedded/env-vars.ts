@@ -12,6 +12,7 @@ export const ENV = {
   nextSigningKey: 'QSTASH_NEXT_SIGNING_KEY',
   deliveryConcurrency: 'SQSTASH_DELIVERY_CONCURRENCY',
   deliveryConcurrencyPerDestination: 'SQSTASH_DELIVERY_CONCURRENCY_PER_DESTINATION',
+  deliveryThread: 'SQSTASH_DELIVERY_THREAD',
   maxRequestBytes: 'SQSTASH_MAX_REQUEST_BYTES',
   sqliteSynchronous: 'SQSTASH_SQLITE_SYNCHRONOUS',
   shutdownGrace: 'SQSTASH_SHUTDOWN_GRACE',

@@ -4,11 +4,8 @@ import { SqliteCheckpointer } from '../adapters/embedded/sqlite-checkpointer';
 import { openDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteDeadLetterStore } from '../adapters/embedded/sqlite-dead-letter-store';
 import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
-import { SqliteFlowControl } from '../adapters/embedded/sqlite-flow-control';
 import { SqliteGauges } from '../adapters/embedded/sqlite-gauges';
-import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
 import { databaseHealthCheck } from '../adapters/embedded/sqlite-health';
-import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
 import { SqlitePendingMessageList } from '../adapters/embedded/sqlite-pending-message-list';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
 import { SqliteRetention } from '../adapters/embedded/sqlite-retention';
@@ -16,10 +13,9 @@ import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store'
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
 import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
 import { SqliteWorkflowRunStore } from '../adapters/embedded/sqlite-workflow-run-store';
-import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { SqliteWriteLock } from '../adapters/embedded/sqlite-write-lock';
 import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
-import { processDelivery } from '../core/process-delivery';
 import type { ScheduleDeps } from '../core/schedules';
 import { fireSchedule } from '../core/schedules';
 import { createApi } from '../http/router';
@@ -29,7 +25,9 @@ import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { Logger } from '../ports/logger';
 import type { EmbeddedConfig } from './config';
 import { consoleAssets } from './console-assets';
-import { DeliveryWorker } from './delivery-worker';
+import type { Delivery } from './delivery-engine';
+import { deliveryEngine, messageWriters } from './delivery-engine';
+import { DeliveryThread } from './delivery-thread';
 import { createNodeServer } from './node-server';
 import { createOpsEndpoints } from './ops-endpoints';
 import { PrometheusMetrics } from './prometheus-metrics';
@@ -45,15 +43,12 @@ export type RunningServer = {
   stop(): Promise<void>;
 };
 
-// A claim outlives the longest attempt; it matters only while the process lives, since a
-// restart frees every lease of the process before it.
-const LEASE_MARGIN_MS = 60_000;
 // How often the checkpointer thread copies the write-ahead log back and fsyncs it.
 const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
- * The embedded runtime's composition root: one process with the HTTP API and the delivery
- * workers on one SQLite file. Single-instance: the database is opened with an exclusive lock.
+ * The embedded runtime's composition root: one process with the HTTP API and delivery (on a
+ * thread of its own unless configured otherwise) on one SQLite file. Single-instance: the database is opened with an exclusive lock.
  */
 export async function startEmbedded(
   config: EmbeddedConfig,
@@ -67,29 +62,32 @@ export async function startEmbedded(
     intervalMs: CHECKPOINT_INTERVAL_MS,
     onError: (error) => logger.warn('checkpoint failed; will retry', { error }),
   });
-  // A cancel that removes waiting messages may let the next messages of their queues start, and
-  // a flow-control key resumed or pinned higher may start attempts.
-  const wake = () => worker?.notify(clock.now());
-  const flowControl = new SqliteFlowControl(db, config.core.flowControlGlobalParallelism, wake);
-  const messages = new SqliteMessageStore(db, wake, flowControl);
-  // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
-  const store = new SqliteGroupCommit(db, messages, (dueAt) => worker?.notify(dueAt));
+  // A test's clock cannot cross to another thread: with one, delivery stays on this one.
+  const onThread = config.deliveryThread && clock === systemClock;
+  // Held by this connection's group commit and the delivery thread's while each commits.
+  const writeLock = onThread ? new SqliteWriteLock() : undefined;
+  let delivery: Delivery | undefined;
+  const writers = messageWriters(db, config, clock, (dueAt) => delivery?.notify(dueAt), writeLock);
+  const { flowControl, messages, store } = writers;
+  const wake = () => delivery?.notify(clock.now());
   const ids = createIdGenerator();
   // One process owns the data directory, so its rotations are the only ones: no refresh.
   const keyRing = await KeyRing.load(new SqliteSigningKeyStore(db), {
     configured: { current: config.currentSigningKey, next: config.nextSigningKey },
   });
-  const signingKeys = () => keyRing.current();
-  const client = new UndiciDeliveryClient({
-    maxResponseBodyBytes: config.core.maxResponseBodyBytes,
-    addressPolicy: config.addressPolicy,
-  });
+  const keys = {
+    current: () => keyRing.current(),
+    rotate: async () => {
+      const rotated = await keyRing.rotate();
+      delivery?.useSigningKeys(rotated);
+      return rotated;
+    },
+  };
 
-  let worker: DeliveryWorker | undefined;
   const queues = new SqliteQueueStore(db, wake);
   const metrics = new PrometheusMetrics({
     pendingMessages: () => gauges.pendingMessages(),
-    inFlight: () => worker?.inFlight ?? 0,
+    inFlight: () => delivery?.inFlight ?? 0,
     deadLetters: () => gauges.deadLetters(),
     queues: () => queues.listQueues(),
     schedules: () => gauges.schedules(),
@@ -104,28 +102,23 @@ export async function startEmbedded(
     workflowRuns: new SqliteWorkflowRunStore(db),
     telemetry: metrics,
   };
-  const deliveryDeps = {
-    client,
-    clock,
-    ids,
-    config: config.core,
-    signingKeys,
-    store,
-    logger,
-    telemetry: metrics,
-    workflow: publishDeps,
-  };
-  worker = new DeliveryWorker({
-    store: messages,
-    commit: (write) => store.commit(write),
-    clock,
-    logger,
-    concurrency: config.deliveryConcurrency,
-    concurrencyPerDestination: config.deliveryConcurrencyPerDestination,
-    leaseMs: config.core.maxTimeoutMs + LEASE_MARGIN_MS,
-    deliver: (message, retried, signal) =>
-      processDelivery(deliveryDeps, { message, retried }, signal),
-  });
+  delivery = onThread
+    ? new DeliveryThread({
+        config,
+        logger,
+        telemetry: metrics,
+        signingKeys: keyRing.current(),
+        writeLock: writeLock!,
+      })
+    : deliveryEngine({
+        config,
+        clock,
+        logger,
+        telemetry: metrics,
+        writers,
+        workflow: publishDeps,
+        signingKeys: () => keyRing.current(),
+      });
 
   // The runner fires ticks through the same deps the API creates schedules with.
   const schedules = new SqliteScheduleStore(db);
@@ -145,9 +138,9 @@ export async function startEmbedded(
     ...scheduleDeps,
     flowControl,
     token: config.token,
-    keyRing,
+    keyRing: keys,
     deadLetters: notifyingReplacements(new SqliteDeadLetterStore(db, messages), (dueAt) =>
-      worker?.notify(dueAt),
+      delivery?.notify(dueAt),
     ),
     events: new SqliteEventLog(db),
     pendingMessages: new SqlitePendingMessageList(db),
@@ -170,7 +163,7 @@ export async function startEmbedded(
       clock,
       checkHealth: databaseHealthCheck(db),
       metrics,
-      backup: new SqliteBackup(db, config.dataDir),
+      backup: new SqliteBackup(config.dataDir),
     }),
   });
   try {
@@ -183,7 +176,14 @@ export async function startEmbedded(
     db.close();
     throw error;
   }
-  worker.start();
+  try {
+    await delivery.start();
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await checkpointer.stop();
+    db.close();
+    throw error;
+  }
   runner.start();
   sweeper.start();
   const address = server.address() as AddressInfo;
@@ -200,9 +200,8 @@ export async function startEmbedded(
         // The runner stops first, so no tick publishes into a closed store.
         await runner.stop();
         await sweeper.stop();
-        await worker.stop(config.shutdownGraceMs);
+        await delivery.stop(config.shutdownGraceMs);
         await closed;
-        await client.close();
         await checkpointer.stop();
         db.close();
       })();

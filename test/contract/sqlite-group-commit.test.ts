@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
+import { DATABASE_FILE, openDatabase } from '../../lambdas/adapters/embedded/sqlite-database';
 import { SqliteGroupCommit } from '../../lambdas/adapters/embedded/sqlite-group-commit';
 import { SqliteMessageStore } from '../../lambdas/adapters/embedded/sqlite-message-store';
+import { SqliteWriteLock } from '../../lambdas/adapters/embedded/sqlite-write-lock';
 import { makeMessage, T0 } from '../helpers/messages';
 import { describeMessageStoreContract } from './message-store.contract';
 
@@ -132,5 +134,72 @@ describe('SqliteGroupCommit', () => {
 
     expect(inserted).toEqual([]);
     expect(pending('msg_x')).toBe(false);
+  });
+});
+
+describe('SqliteGroupCommit with a write lock shared with another thread', () => {
+  // The other thread: takes the lock and SQLite's write lock, holds both for `holdMs` (its event
+  // loop asleep, as a long commit's), then commits and lets go.
+  const HOLDER = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const Database = require(workerData.driver);
+    const db = new Database(workerData.path);
+    const word = new Int32Array(workerData.lock);
+    if (Atomics.compareExchange(word, 0, 0, 1) !== 0) throw new Error('lock taken');
+    db.exec('BEGIN IMMEDIATE');
+    db.prepare("INSERT INTO settings (key, value) VALUES ('holder', 'was here')").run();
+    parentPort.postMessage('holding');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
+    db.exec('COMMIT');
+    Atomics.store(word, 0, 0);
+    Atomics.notify(word, 0);
+    db.close();
+  `;
+  const HOLD_MS = 400;
+  const TICK_MS = 20;
+
+  it('waits for the other thread without blocking its event loop, then commits', async () => {
+    // Arrange
+    const dataDir = tempDataDir();
+    const db = openDatabase(dataDir, 'NORMAL');
+    const lock = new SqliteWriteLock();
+    const store = new SqliteGroupCommit(db, new SqliteMessageStore(db), () => {}, lock);
+    const holder = new Worker(HOLDER, {
+      eval: true,
+      workerData: {
+        driver: require.resolve('better-sqlite3'),
+        path: join(dataDir, DATABASE_FILE),
+        lock: lock.buffer,
+        holdMs: HOLD_MS,
+      },
+    });
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise((resolve) => holder.once('message', resolve));
+    let ticks = 0;
+    const ticker = setInterval(() => {
+      ticks += 1;
+    }, TICK_MS);
+
+    // Act
+    const startedAt = Date.now();
+    const insert = store.insertMessage(makeMessage({ messageId: 'msg_waited' }), undefined, T0);
+    const result = await insert;
+    const waitedMs = Date.now() - startedAt;
+    clearInterval(ticker);
+    await exited;
+
+    // Assess: it committed after the holder (whose row is there), with no SQLITE_BUSY, and this
+    // thread's timers kept running meanwhile (SQLite's busy handler would have slept it).
+    expect(result).toEqual({ inserted: true });
+    expect(waitedMs).toBeGreaterThan(HOLD_MS / 2);
+    expect(ticks).toBeGreaterThanOrEqual(3);
+    expect(db.prepare("SELECT value FROM settings WHERE key = 'holder'").get()).toEqual({
+      value: 'was here',
+    });
+    expect(db.prepare("SELECT 1 AS n FROM messages WHERE id = 'msg_waited'").get()).toEqual({
+      n: 1,
+    });
+    db.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });

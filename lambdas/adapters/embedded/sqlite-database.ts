@@ -20,7 +20,7 @@ const SCHEMA_VERSION = 5;
  * How long a write waits for the checkpointer thread's RESTART (sqlite-checkpointer.ts) or a
  * backup's read before it fails: far above what either holds the lock for.
  */
-const BUSY_TIMEOUT_MS = 10_000;
+export const BUSY_TIMEOUT_MS = 10_000;
 /**
  * 16 MiB of 4 KiB pages: the write-ahead log's size at which a commit checkpoints itself, and
  * at which the checkpointer thread makes the log start over (sqlite-checkpointer.ts).
@@ -445,6 +445,22 @@ function lockDataDir(dataDir: string): Database.Database {
   return lock;
 }
 
+/** What every connection to the database is set up with. */
+function configure(db: Database.Database, synchronous: SqliteSynchronous): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // Checkpoints run on their own thread (sqlite-checkpointer.ts), not in a commit on the event
+  // loop. The log starts over only once a checkpoint has copied all of it, which that thread,
+  // racing the commits, rarely sees; so a commit still checkpoints at this size, by then
+  // copying only what came in since the thread's last pass. It is also the backstop should that
+  // thread fall behind or not run at all.
+  db.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
+  db.pragma(`synchronous = ${synchronous}`);
+  // A checkpoint leaves the write-ahead log at its largest size; cut it back to this after one
+  // that outgrew it (a VACUUM), so the files on disk stay bounded.
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+  db.pragma('foreign_keys = ON');
+}
+
 /**
  * Opens (creating if needed) the data directory's database and brings its schema up to date.
  * The directory stays locked to this process until the database is closed.
@@ -460,22 +476,11 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     lock.close();
     return db;
   };
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // Retention frees pages; with incremental auto-vacuum the sweeper can hand them back to the
   // file system. Takes effect only on a new file (set before anything is written to it).
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
-  // Checkpoints run on their own thread (sqlite-checkpointer.ts), not in a commit on the event
-  // loop. The log starts over only once a checkpoint has copied all of it, which that thread,
-  // racing the commits, rarely sees; so a commit still checkpoints at this size, by then
-  // copying only what came in since the thread's last pass. It is also the backstop should that
-  // thread fall behind or not run at all.
-  db.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
-  db.pragma(`synchronous = ${synchronous}`);
-  // A checkpoint leaves the write-ahead log at its largest size; cut it back to this after one
-  // that outgrew it (a VACUUM), so the files on disk stay bounded.
-  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-  db.pragma('foreign_keys = ON');
+  configure(db, synchronous);
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
@@ -496,5 +501,19 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec('VACUUM');
   }
+  return db;
+}
+
+/**
+ * Another connection to the database `openDatabase` opened in this process, for a thread of its
+ * own (the delivery thread, delivery-thread.ts). The schema is already current and the data
+ * directory locked by the first connection.
+ */
+export function connectDatabase(
+  dataDir: string,
+  synchronous: SqliteSynchronous,
+): Database.Database {
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  configure(db, synchronous);
   return db;
 }

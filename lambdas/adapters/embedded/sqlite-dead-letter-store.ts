@@ -19,6 +19,7 @@ import {
   whereAll,
 } from './sqlite-listing';
 import type { SqliteMessageStore } from './sqlite-message-store';
+import { writeTransaction } from './sqlite-transaction';
 
 type DeadLetterRow = {
   dlqId: string;
@@ -57,7 +58,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     this.#statements = statements;
     const remove = (dlqId: string) => statements.remove.run(dlqId);
 
-    this.#delete = db.transaction((query: ListQuery<DeadLetterFilter>) => {
+    this.#delete = writeTransaction(db, (query: ListQuery<DeadLetterFilter>) => {
       const page = this.#page(query);
       for (const row of page.rows) remove(row.dlqId);
       return {
@@ -66,7 +67,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
       };
     });
 
-    this.#replace = db.transaction((replacements: readonly DeadLetterReplacement[]) => {
+    this.#replace = writeTransaction(db, (replacements: readonly DeadLetterReplacement[]) => {
       const missing = replacements
         .filter(({ dlqId }) => statements.get.get(dlqId) === undefined)
         .map(({ dlqId }) => dlqId);

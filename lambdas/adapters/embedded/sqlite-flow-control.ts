@@ -14,6 +14,7 @@ import type {
   FlowControlKeyRecord,
   FlowControlStore,
 } from '../../ports/flow-control-store';
+import { writeTransaction } from './sqlite-transaction';
 
 /** A due message waiting in a key's waitlist, as the claim sorts candidates. */
 export type FlowCandidate = {
@@ -139,7 +140,8 @@ export class SqliteFlowControl implements FlowControlStore {
       clearStarts: db.prepare('DELETE FROM flow_control_starts WHERE key = ?'),
     };
     this.#statements = statements;
-    this.#change = db.transaction(
+    this.#change = writeTransaction(
+      db,
       (key: string, change: (record: FlowControlKeyRecord) => FlowControlChange, nowMs: number) => {
         statements.createKey.run(key);
         const { settings, resetRate } = change(this.#read(key, nowMs)!);

@@ -8,6 +8,8 @@ import type {
   MessageStore,
   NewMessage,
 } from '../../ports/message-store';
+import { writeTransaction } from './sqlite-transaction';
+import type { SqliteWriteLock } from './sqlite-write-lock';
 
 type Pending = {
   readonly write: () => Promise<unknown>;
@@ -39,16 +41,27 @@ export class SqliteGroupCommit implements MessageStore {
   readonly #db: Database.Database;
   readonly #store: MessageStore;
   readonly #onInserted: (dueAt: number) => void;
+  readonly #writeLock: SqliteWriteLock | undefined;
   #pending: Pending[] = [];
+  /** A flush waits for the other thread's commit to end (writeLock). */
+  #waitingForLock = false;
 
   /**
    * @param store the store whose writes are batched; its writes must be synchronous on `db`
    *   (better-sqlite3), so that they run inside the batch's transaction.
+   * @param writeLock shared with the group commit of another thread writing the same database:
+   *   a batch commits only while it holds the lock, and waits for it without blocking.
    */
-  constructor(db: Database.Database, store: MessageStore, onInserted: (dueAt: number) => void) {
+  constructor(
+    db: Database.Database,
+    store: MessageStore,
+    onInserted: (dueAt: number) => void,
+    writeLock?: SqliteWriteLock,
+  ) {
     this.#db = db;
     this.#store = store;
     this.#onInserted = onInserted;
+    this.#writeLock = writeLock;
   }
 
   insertMessage(
@@ -99,11 +112,34 @@ export class SqliteGroupCommit implements MessageStore {
   }
 
   #flush(): void {
+    const lock = this.#writeLock;
+    if (!lock) {
+      this.#commitBatch();
+      return;
+    }
+    if (this.#waitingForLock) return;
+    if (!lock.tryAcquire()) {
+      // The writes stay queued (a write enqueued meanwhile joins them) until the lock is free.
+      this.#waitingForLock = true;
+      lock.whenFree(() => {
+        this.#waitingForLock = false;
+        this.#flush();
+      });
+      return;
+    }
+    try {
+      this.#commitBatch();
+    } finally {
+      lock.release();
+    }
+  }
+
+  #commitBatch(): void {
     const batch = this.#pending.splice(0, MAX_BATCH);
     if (this.#pending.length > 0) setImmediate(() => this.#flush());
     const results: Promise<unknown>[] = [];
     try {
-      this.#db.transaction(() => {
+      writeTransaction(this.#db, () => {
         for (const pending of batch) results.push(attempt(pending.write));
       })();
     } catch (error) {

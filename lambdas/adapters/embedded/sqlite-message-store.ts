@@ -18,6 +18,7 @@ import type {
 import type { FlowClaim } from './sqlite-flow-control';
 import { SqliteFlowControl } from './sqlite-flow-control';
 import { messageFilterSql, whereAll } from './sqlite-listing';
+import { writeTransaction } from './sqlite-transaction';
 
 /** A message taken for an attempt, with the attempt number it is on. */
 export type ClaimedMessage = { message: Message; retried: number };
@@ -227,7 +228,8 @@ export class SqliteMessageStore implements MessageStore {
     };
     this.#insertNew = (message) => insertNew(message);
 
-    this.#insert = db.transaction(
+    this.#insert = writeTransaction(
+      db,
       (messages: readonly NewMessage[], nowMs: number): InsertResult[] =>
         messages.map(({ message, dedup }): InsertResult => {
           if (dedup) {
@@ -244,7 +246,8 @@ export class SqliteMessageStore implements MessageStore {
         }),
     );
 
-    this.#claim = db.transaction(
+    this.#claim = writeTransaction(
+      db,
       (nowMs: number, limit: number, leaseUntil: number, origins: OriginLimits | undefined) => {
         const capped = origins
           ? [...origins.inFlight].filter(([, count]) => count >= origins.max).map(([o]) => o)
@@ -280,7 +283,7 @@ export class SqliteMessageStore implements MessageStore {
       },
     );
 
-    this.#settle = db.transaction((proposed: AttemptSettlement): AttemptSettlement => {
+    this.#settle = writeTransaction(db, (proposed: AttemptSettlement): AttemptSettlement => {
       // Read in the transaction that settles, so a cancel cannot slip in between, and before the
       // message leaves its queue: the callbacks take its place there.
       const row = statements.settling.get(proposed.message.messageId) as SettlingRow | undefined;
@@ -315,7 +318,8 @@ export class SqliteMessageStore implements MessageStore {
       return settlement;
     });
 
-    this.#cancel = db.transaction(
+    this.#cancel = writeTransaction(
+      db,
       (filter: MessageFilter, nowMs: number, limit: number | undefined): number => {
         const where = whereAll([
           { sql: 'm.due_at IS NOT NULL AND m.cancel_requested_at IS NULL', params: [] },
@@ -352,10 +356,11 @@ export class SqliteMessageStore implements MessageStore {
       }
       return rows.length;
     };
-    this.#release = db.transaction((messageId: string, dueAt: number | undefined) => {
+    this.#release = writeTransaction(db, (messageId: string, dueAt: number | undefined) => {
       if (endCanceled(messageId) === 0) statements.release.run(dueAt ?? null, messageId);
     });
-    this.#releaseAll = db.transaction(
+    this.#releaseAll = writeTransaction(
+      db,
       () => endCanceled(null) + statements.releaseAll.run().changes,
     );
   }

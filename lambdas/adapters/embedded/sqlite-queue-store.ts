@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Queue, QueueSettings, QueueStore } from '../../ports/queue-store';
+import { writeTransaction } from './sqlite-transaction';
 
 /** A queue's first messages start one at a time unless its parallelism says otherwise. */
 const DEFAULT_PARALLELISM = 1;
@@ -57,7 +58,7 @@ export class SqliteQueueStore implements QueueStore {
       event: db.prepare('INSERT INTO events (time, message_id, state, fields) VALUES (?, ?, ?, ?)'),
     };
     this.#statements = statements;
-    this.#delete = db.transaction((name: string, nowMs: number) => {
+    this.#delete = writeTransaction(db, (name: string, nowMs: number) => {
       statements.detachInFlight.run(name);
       for (const { id } of statements.waiting.all(name) as { id: string }[]) {
         statements.cancel.run(nowMs, id);

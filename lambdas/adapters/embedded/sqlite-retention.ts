@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
 import { MAX_RATE_PERIOD_SEC } from '../../core/flow-control';
+import { writeTransaction } from './sqlite-transaction';
 
 /** What one sweep batch removed, and whether more is left for the next batch. */
 export type SweepBatch = {
@@ -118,7 +119,7 @@ export class SqliteRetention {
            SELECT key, at FROM flow_control_starts WHERE at <= ? LIMIT ${BATCH_ROWS})`,
       ),
     };
-    this.#batch = db.transaction((cutoffMs: number, nowMs: number) => {
+    this.#batch = writeTransaction(db, (cutoffMs: number, nowMs: number) => {
       const started = performance.now();
       const overBudget = () => performance.now() - started >= BATCH_BUDGET_MS;
       let more = false;

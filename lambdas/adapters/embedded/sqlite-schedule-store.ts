@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DedupClaim } from '../../ports/message-store';
 import type { CreateScheduleResult, Schedule, ScheduleStore } from '../../ports/schedule-store';
+import { writeTransaction } from './sqlite-transaction';
 
 /** The fields of a schedule kept as JSON: those no query looks into. */
 type ScheduleFields = {
@@ -72,7 +73,8 @@ export class SqliteScheduleStore implements ScheduleStore {
       ),
     };
     this.#statements = statements;
-    this.#put = db.transaction(
+    this.#put = writeTransaction(
+      db,
       (schedule: Schedule, dedup: DedupClaim | undefined, nowMs: number): CreateScheduleResult => {
         if (dedup) {
           const holder = statements.findDedup.get(dedup.key) as

@@ -8,6 +8,7 @@ import type {
   UrlGroup,
   UrlGroupStore,
 } from '../../ports/url-group-store';
+import { writeTransaction } from './sqlite-transaction';
 
 type GroupRow = { name: string; createdAt: number; updatedAt: number };
 type EndpointRow = { groupName: string; url: string; name: string | null };
@@ -69,7 +70,8 @@ export class SqliteUrlGroupStore implements UrlGroupStore {
       });
     };
 
-    this.#upsert = db.transaction(
+    this.#upsert = writeTransaction(
+      db,
       (name: string, endpoints: readonly Endpoint[], nowMs: number): UpsertEndpointsResult => {
         const exists = statements.getGroup.get(name) !== undefined;
         const merged = mergeEndpoints(exists ? readEndpoints(name) : [], endpoints);
@@ -81,7 +83,8 @@ export class SqliteUrlGroupStore implements UrlGroupStore {
       },
     );
 
-    this.#remove = db.transaction(
+    this.#remove = writeTransaction(
+      db,
       (
         name: string,
         matchers: readonly EndpointMatcher[],

@@ -19,6 +19,7 @@ import type {
 } from '../../ports/workflow-run-store';
 import type { SqlCondition } from './sqlite-listing';
 import { afterPosition, decodeCursor, inList, orderBy, pageOf, whereAll } from './sqlite-listing';
+import { writeTransaction } from './sqlite-transaction';
 
 type RunRow = {
   runId: string;
@@ -143,16 +144,19 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
     };
     this.#statements = statements;
 
-    this.#createRun = db.transaction((run: WorkflowRun, steps: readonly NewWorkflowStep[]) => {
-      const created = statements.insertRun.run(runParams(run)).changes > 0;
-      if (created) {
-        for (const [seq, step] of steps.entries()) {
-          statements.putStep.run(stepParams(run.runId, step, seq));
+    this.#createRun = writeTransaction(
+      db,
+      (run: WorkflowRun, steps: readonly NewWorkflowStep[]) => {
+        const created = statements.insertRun.run(runParams(run)).changes > 0;
+        if (created) {
+          for (const [seq, step] of steps.entries()) {
+            statements.putStep.run(stepParams(run.runId, step, seq));
+          }
         }
-      }
-      return created;
-    });
-    this.#endRun = db.transaction((runId: string, end: WorkflowRunEnd) => {
+        return created;
+      },
+    );
+    this.#endRun = writeTransaction(db, (runId: string, end: WorkflowRunEnd) => {
       const run = this.#readRun(runId);
       if (!run || !ENDABLE.includes(run.state)) return undefined;
       const ended: WorkflowRun = {
@@ -164,14 +168,14 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
       statements.updateRun.run(runParams(ended));
       return ended;
     });
-    this.#appendStep = db.transaction((runId: string, step: NewWorkflowStep) => {
+    this.#appendStep = writeTransaction(db, (runId: string, step: NewWorkflowStep) => {
       const existing = statements.stepSeq.get(runId, step.messageId) as { seq: number } | undefined;
       if (existing) return existing.seq;
       const { seq } = statements.nextSeq.get(runId) as { seq: number };
       statements.putStep.run(stepParams(runId, step, seq));
       return seq;
     });
-    this.#claimWaiter = db.transaction((waiterId: string, messageId: string) => {
+    this.#claimWaiter = writeTransaction(db, (waiterId: string, messageId: string) => {
       const row = statements.getWaiter.get(waiterId) as WaiterRow | undefined;
       if (!row) return 'missing';
       if (row.claimedBy === messageId) return 'claimed';
@@ -179,13 +183,16 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
       statements.claimWaiter.run(messageId, waiterId);
       return 'claimed';
     });
-    this.#takeNotification = db.transaction((runId: string, eventId: string, webhook: boolean) => {
-      const row = statements.oldestNotification.get(runId, eventId, webhook ? 1 : 0) as
-        | NotificationRow
-        | undefined;
-      if (row) statements.deleteNotification.run(row.seq);
-      return row;
-    });
+    this.#takeNotification = writeTransaction(
+      db,
+      (runId: string, eventId: string, webhook: boolean) => {
+        const row = statements.oldestNotification.get(runId, eventId, webhook ? 1 : 0) as
+          | NotificationRow
+          | undefined;
+        if (row) statements.deleteNotification.run(row.seq);
+        return row;
+      },
+    );
   }
 
   #readRun(runId: string): WorkflowRun | undefined {
@@ -227,7 +234,7 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
   }
 
   async markRunFailed(runId: string, failure: WorkflowRunFailure): Promise<void> {
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       const run = this.#readRun(runId);
       if (run?.state === 'RUN_FAILED' && run.dlqId === failure.dlqId) {
         if (failure.failureCallbackMessageId !== undefined) {
@@ -330,7 +337,7 @@ export class SqliteWorkflowRunStore implements WorkflowRunStore {
   }
 
   async deleteWaits(runId: string): Promise<void> {
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       this.#statements.deleteWaiters.run(runId);
       this.#statements.deleteNotifications.run(runId);
     })();
