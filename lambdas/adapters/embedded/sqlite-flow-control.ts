@@ -18,7 +18,8 @@ import { writeTransaction } from './sqlite-transaction';
 
 /** A due message waiting in a key's waitlist, as the claim sorts candidates. */
 export type FlowCandidate = {
-  readonly id: string;
+  /** The message's rowid, which the claim leases it by. */
+  readonly seq: number;
   readonly dueAt: number;
   readonly origin: string;
   readonly flowKey: string;
@@ -104,7 +105,7 @@ export class SqliteFlowControl implements FlowControlStore {
         'SELECT key FROM flow_control_keys WHERE wake_at <= ? ORDER BY wake_at LIMIT ?',
       ),
       waitlist: db.prepare(
-        `SELECT id, due_at AS dueAt, origin, flow_key AS flowKey
+        `SELECT seq, due_at AS dueAt, origin, flow_key AS flowKey
          FROM messages
          WHERE flow_key = ? AND due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL
          ORDER BY due_at LIMIT ?`,

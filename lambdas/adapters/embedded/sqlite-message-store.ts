@@ -53,9 +53,10 @@ export function originOf(url: string): string {
 }
 
 type MessageRow = { fields: string; body: Buffer; retried: number };
-type LeasedRow = MessageRow & { id: string };
+type LeasedRow = MessageRow & { seq: number };
 type SettlingRow = { cancelAt: number | null; name: string | null; seq: number | null };
-type DueRow = { id: string; dueAt: number; origin: string; flowKey?: string | null };
+/** A candidate of a claim, by its rowid: the due index holds it, so finding one reads no row. */
+type DueRow = { seq: number; dueAt: number; origin: string; flowKey?: string | null };
 type WindowRow = DueRow & { leaseUntil: number | null };
 type QueuePosition = { name: string; seq: number };
 type CancelRow = { id: string; url: string; leaseUntil: number | null };
@@ -146,14 +147,14 @@ export class SqliteMessageStore implements MessageStore {
       ),
       // Flow-controlled messages wait in their key's waitlist, claimed through the gate.
       dueUnqueued: db.prepare(
-        `SELECT id, due_at AS dueAt, origin FROM messages
+        `SELECT seq, due_at AS dueAt, origin FROM messages
          WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL
          ORDER BY due_at LIMIT ?`,
       ),
       // The origins to pass over come as a JSON array; origin is in the due index, so the
       // messages passed over are never read.
       dueUnqueuedExcept: db.prepare(
-        `SELECT id, due_at AS dueAt, origin FROM messages
+        `SELECT seq, due_at AS dueAt, origin FROM messages
          WHERE due_at <= ? AND lease_until IS NULL AND fifo_queue IS NULL AND flow_key IS NULL
            AND origin NOT IN (SELECT value FROM json_each(?))
          ORDER BY due_at LIMIT ?`,
@@ -161,18 +162,18 @@ export class SqliteMessageStore implements MessageStore {
       activeQueues: db.prepare('SELECT name, parallelism FROM queues WHERE paused = 0'),
       // The open messages at the head of a queue: those in its first `parallelism` positions.
       queueWindow: db.prepare(
-        `SELECT id, due_at AS dueAt, lease_until AS leaseUntil, origin, flow_key AS flowKey
+        `SELECT seq, due_at AS dueAt, lease_until AS leaseUntil, origin, flow_key AS flowKey
          FROM messages
          WHERE fifo_queue = @name AND due_at IS NOT NULL AND fifo_seq IN (
            SELECT DISTINCT fifo_seq FROM messages
            WHERE fifo_queue = @name AND due_at IS NOT NULL ORDER BY fifo_seq LIMIT @parallelism
          )`,
       ),
-      // The ids come as a JSON array: one statement leases every message a claim takes.
+      // The rowids come as a JSON array: one statement leases every message a claim takes.
       lease: db.prepare(
         `UPDATE messages SET lease_until = ?, state = 'ACTIVE'
-         WHERE id IN (SELECT value FROM json_each(?))
-         RETURNING id, fields, body, retried`,
+         WHERE seq IN (SELECT value FROM json_each(?))
+         RETURNING seq, fields, body, retried`,
       ),
       nextDueUnqueued: db.prepare(
         `SELECT MIN(due_at) AS dueAt FROM messages
@@ -269,13 +270,13 @@ export class SqliteMessageStore implements MessageStore {
           (
             statements.lease.all(
               leaseUntil,
-              JSON.stringify(taken.map(({ id }) => id)),
+              JSON.stringify(taken.map(({ seq }) => seq)),
             ) as LeasedRow[]
-          ).map((row) => [row.id, row]),
+          ).map((row) => [row.seq, row]),
         );
         // In the order taken (earliest due first), which RETURNING does not promise.
-        const claimed = taken.map(({ id }) => {
-          const row = leased.get(id)!;
+        const claimed = taken.map(({ seq }) => {
+          const row = leased.get(seq)!;
           return { message: decodeMessage(row.fields, row.body), retried: row.retried };
         });
         flow.close();

@@ -58,8 +58,24 @@ const NON_UNICAST = subnets([
   ['ff00::', 8],
 ]);
 
+// Classes of the addresses seen lately: an attempt checks its destination's address every time,
+// and a BlockList check builds a SocketAddress per subnet list. Destinations repeat; the cache
+// starts over once it holds this many.
+const MAX_CLASSIFIED = 1_024;
+const classified = new Map<string, AddressClass>();
+
 /** Classifies an IPv4 or IPv6 address (no brackets); anything not special is `public`. */
 export function classifyAddress(address: string): AddressClass {
+  let kind = classified.get(address);
+  if (kind === undefined) {
+    kind = classifyUncached(address);
+    if (classified.size >= MAX_CLASSIFIED) classified.clear();
+    classified.set(address, kind);
+  }
+  return kind;
+}
+
+function classifyUncached(address: string): AddressClass {
   const family = isIP(address);
   if (family === 0) throw new TypeError(`not an IP address: ${address}`);
   const type = family === 6 ? 'ipv6' : 'ipv4';
