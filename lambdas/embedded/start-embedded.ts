@@ -48,7 +48,8 @@ const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
  * The embedded runtime's composition root: one process with the HTTP API and delivery (on a
- * thread of its own unless configured otherwise) on one SQLite file. Single-instance: the database is opened with an exclusive lock.
+ * thread of its own unless configured otherwise) on one SQLite file. Single-instance: the
+ * database is opened with an exclusive lock.
  */
 export async function startEmbedded(
   config: EmbeddedConfig,
