@@ -28,11 +28,17 @@ type ThreadData = {
   readonly entry: string;
 };
 
+/** What the thread's telemetry saw in one turn of its event loop. */
+type TelemetryBatch = {
+  readonly settled: SettledAttempt[];
+  /** Publishes the thread made (a workflow run's next steps): stored, deduplicated, ms. */
+  readonly published: [number, number, number][];
+};
 type ToThread = { wake: number } | { keys: SigningKeys } | { stop: number };
 type FromThread =
   | { ready: true }
   | { log: [LogLevel, string, Record<string, unknown> | undefined] }
-  | { settled: SettledAttempt[] };
+  | { telemetry: TelemetryBatch };
 
 // Plain JavaScript, so that the thread starts the same under tsx, jest and plain node.
 const THREAD_SOURCE = `
@@ -71,6 +77,8 @@ export class DeliveryThread implements Delivery {
   readonly #inFlight = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   #keys: SigningKeys;
   #thread: Worker | undefined;
+  /** The thread is running: it started and has not exited. */
+  #running = false;
   #stopping = false;
   #restartTimer: NodeJS.Timeout | undefined;
 
@@ -109,9 +117,15 @@ export class DeliveryThread implements Delivery {
     const { logger, telemetry } = this.#options;
     const ready = new Promise<void>((resolve, reject) => {
       thread.on('message', (message: FromThread) => {
-        if ('ready' in message) resolve();
-        else if ('log' in message) logger[message.log[0]](message.log[1], message.log[2]);
-        else for (const attempt of message.settled) telemetry.attemptSettled(attempt);
+        if ('ready' in message) {
+          this.#running = true;
+          resolve();
+        } else if ('log' in message) {
+          logger[message.log[0]](message.log[1], message.log[2]);
+        } else {
+          for (const attempt of message.telemetry.settled) telemetry.attemptSettled(attempt);
+          for (const publish of message.telemetry.published) telemetry.published(...publish);
+        }
       });
       thread.once('error', (error) => {
         logger.error('the delivery thread failed', { error: error.message });
@@ -119,7 +133,10 @@ export class DeliveryThread implements Delivery {
       });
     });
     thread.once('exit', () => {
-      if (this.#thread !== thread || this.#stopping) return;
+      // A thread that never got going is its start's failure, not one to restart.
+      const wasRunning = this.#running;
+      this.#running = false;
+      if (!wasRunning || this.#stopping) return;
       logger.error('the delivery thread ended; starting another', {
         inSeconds: RESTART_DELAY_MS / 1000,
       });
@@ -135,7 +152,7 @@ export class DeliveryThread implements Delivery {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
     const thread = this.#thread;
-    if (!thread) return;
+    if (!thread || !this.#running) return;
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     thread.postMessage({ stop: graceMs } satisfies ToThread);
     const timer = setTimeout(() => void thread.terminate(), graceMs + STOP_MARGIN_MS);
@@ -144,7 +161,7 @@ export class DeliveryThread implements Delivery {
   }
 
   #post(message: ToThread): void {
-    if (!this.#stopping) this.#thread?.postMessage(message);
+    if (this.#running && !this.#stopping) this.#thread?.postMessage(message);
   }
 }
 
@@ -171,19 +188,26 @@ export async function runDeliveryThread(data: ThreadData): Promise<void> {
     error: log('error'),
   };
   const inFlight = new Int32Array(data.inFlight);
-  let settled: SettledAttempt[] = [];
-  // Settled attempts cross once per turn of the event loop, however many settle in it.
+  // What the telemetry sees crosses once per turn of the event loop, however much it is.
+  let batch: TelemetryBatch | undefined;
+  const batched = (): TelemetryBatch => {
+    if (!batch) {
+      const current: TelemetryBatch = { settled: [], published: [] };
+      batch = current;
+      setImmediate(() => {
+        batch = undefined;
+        post({ telemetry: current });
+        Atomics.store(inFlight, 0, delivery.inFlight);
+      });
+    }
+    return batch;
+  };
   const telemetry: Telemetry = {
-    published: () => {},
+    published: (stored, deduplicated, durationMs) => {
+      batched().published.push([stored, deduplicated, durationMs]);
+    },
     attemptSettled: (attempt) => {
-      if (settled.length === 0) {
-        setImmediate(() => {
-          post({ settled });
-          settled = [];
-          Atomics.store(inFlight, 0, delivery.inFlight);
-        });
-      }
-      settled.push(attempt);
+      batched().settled.push(attempt);
     },
   };
 
@@ -211,6 +235,7 @@ export async function runDeliveryThread(data: ThreadData): Promise<void> {
       queues: new SqliteQueueStore(db, wake),
       urlGroups: new SqliteUrlGroupStore(db),
       workflowRuns: new SqliteWorkflowRunStore(db),
+      telemetry,
     },
     signingKeys: () => keys,
   });
