@@ -11,7 +11,8 @@ const hashed = (value: string) => `REDACTED:${createHash('sha256').update(value)
 function expectHidden(view: unknown): void {
   const text = JSON.stringify(view);
   expect(text).not.toContain('s3cret');
-  expect(text).not.toContain('4242');
+  // The whole number: a part of it could be in a receiver's random port.
+  expect(text).not.toContain('4242 4242 4242 4242');
   expect(text).not.toContain(Buffer.from(BODY).toString('base64'));
 }
 
