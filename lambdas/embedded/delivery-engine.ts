@@ -30,7 +30,7 @@ export type Delivery = {
   useSigningKeys(keys: SigningKeys): void;
   /** Takes back the leases a crashed process left, then starts delivering. */
   start(): Promise<void>;
-  /** Finishes in-flight attempts for up to `graceMs`, releases the rest, and lets go of its resources. */
+  /** Lets in-flight attempts finish for up to `graceMs`, releases the rest, and closes. */
   stop(graceMs: number): Promise<void>;
 };
 

@@ -77,8 +77,8 @@ export class DeliveryThread implements Delivery {
   readonly #inFlight = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   #keys: SigningKeys;
   #thread: Worker | undefined;
-  /** The thread is running: it started and has not exited. */
-  #running = false;
+  /** The thread was started and has not exited: messages wait for it until it listens. */
+  #alive = false;
   #stopping = false;
   #restartTimer: NodeJS.Timeout | undefined;
 
@@ -114,11 +114,13 @@ export class DeliveryThread implements Delivery {
       } satisfies ThreadData,
     });
     this.#thread = thread;
+    this.#alive = true;
+    let ready = false;
     const { logger, telemetry } = this.#options;
-    const ready = new Promise<void>((resolve, reject) => {
+    const started = new Promise<void>((resolve, reject) => {
       thread.on('message', (message: FromThread) => {
         if ('ready' in message) {
-          this.#running = true;
+          ready = true;
           resolve();
         } else if ('log' in message) {
           logger[message.log[0]](message.log[1], message.log[2]);
@@ -133,10 +135,9 @@ export class DeliveryThread implements Delivery {
       });
     });
     thread.once('exit', () => {
+      this.#alive = false;
       // A thread that never got going is its start's failure, not one to restart.
-      const wasRunning = this.#running;
-      this.#running = false;
-      if (!wasRunning || this.#stopping) return;
+      if (!ready || this.#stopping) return;
       logger.error('the delivery thread ended; starting another', {
         inSeconds: RESTART_DELAY_MS / 1000,
       });
@@ -145,14 +146,14 @@ export class DeliveryThread implements Delivery {
         this.start().catch(() => {});
       }, RESTART_DELAY_MS);
     });
-    return ready;
+    return started;
   }
 
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
     const thread = this.#thread;
-    if (!thread || !this.#running) return;
+    if (!thread || !this.#alive) return;
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     thread.postMessage({ stop: graceMs } satisfies ToThread);
     const timer = setTimeout(() => void thread.terminate(), graceMs + STOP_MARGIN_MS);
@@ -161,7 +162,7 @@ export class DeliveryThread implements Delivery {
   }
 
   #post(message: ToThread): void {
-    if (this.#running && !this.#stopping) this.#thread?.postMessage(message);
+    if (this.#alive && !this.#stopping) this.#thread?.postMessage(message);
   }
 }
 
