@@ -1,3 +1,4 @@
+import type { WorkerOptions } from 'node:worker_threads';
 import { parentPort, Worker } from 'node:worker_threads';
 import { connectDatabase } from '../adapters/embedded/sqlite-database';
 import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
@@ -63,6 +64,8 @@ export type DeliveryThreadOptions = {
   readonly signingKeys: SigningKeys;
   /** The lock the API's group commit holds while it commits. */
   readonly writeLock: SqliteWriteLock;
+  /** Starts a thread. @default `new Worker(source, options)` */
+  readonly spawn?: (source: string, options: WorkerOptions) => Worker;
 };
 
 /**
@@ -101,7 +104,8 @@ export class DeliveryThread implements Delivery {
   }
 
   start(): Promise<void> {
-    const thread = new Worker(THREAD_SOURCE, {
+    const spawn = this.#options.spawn ?? ((source, options) => new Worker(source, options));
+    const thread = spawn(THREAD_SOURCE, {
       eval: true,
       execArgv: [],
       workerData: {
