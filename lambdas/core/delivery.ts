@@ -94,15 +94,16 @@ export async function buildDeliveryRequest(
  * the computed delay, or, once retries are exhausted or the destination answered 489 with
  * `Upstash-NonRetryable-Error: true`, a dead letter. Callbacks and the failure callback become
  * new messages in the settlement. Throws AttemptAbortedError when the signal fired (shutdown):
- * that attempt must be released, not settled.
+ * that attempt must be released, not settled. `startedAt`, its ACTIVE entry's time, is when the
+ * runtime let it start (a flow-control key counts it then), or else now.
  */
 export async function attemptDelivery(
   deps: DeliveryDeps,
   message: Message,
   retried: number,
   signal?: AbortSignal,
+  startedAt: number = deps.clock.now(),
 ): Promise<AttemptSettlement> {
-  const startedAt = deps.clock.now();
   const request = await buildDeliveryRequest(deps, message, retried, signal);
   let response: DeliveryResponse | undefined;
   let error: string | undefined;

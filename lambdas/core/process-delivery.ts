@@ -29,6 +29,8 @@ export type DeliveryAttempt = {
   readonly retried: number;
   /** Opaque to the core; handed to the store with the settlement (AttemptSettlement.lease). */
   readonly lease?: string;
+  /** When the runtime claimed it: the attempt's start, as its flow-control key counted it. */
+  readonly claimedAt?: number;
 };
 
 /**
@@ -44,7 +46,7 @@ export async function processDelivery(
   signal?: AbortSignal,
 ): Promise<AttemptSettlement | undefined> {
   const { workflow } = deps;
-  const { message, retried, lease } = attempt;
+  const { message, retried, lease, claimedAt } = attempt;
   const withLease = (settlement: AttemptSettlement): AttemptSettlement =>
     lease === undefined ? settlement : { ...settlement, lease };
   const prepared = workflow
@@ -58,7 +60,7 @@ export async function processDelivery(
   const startedAt = performance.now();
   // Settled as the stored message, which a workflow delivery's framed body is not.
   let attempted: AttemptSettlement = {
-    ...(await attemptDelivery(deps, prepared.message, retried, signal)),
+    ...(await attemptDelivery(deps, prepared.message, retried, signal, claimedAt)),
     message,
   };
   const attemptMs = performance.now() - startedAt;

@@ -98,8 +98,8 @@ export function deliveryEngine(deps: DeliveryEngineDeps): Delivery {
     concurrency: config.deliveryConcurrency,
     concurrencyPerDestination: config.deliveryConcurrencyPerDestination,
     leaseMs: config.core.maxTimeoutMs + LEASE_MARGIN_MS,
-    deliver: (message, retried, signal) =>
-      processDelivery(processDeps, { message, retried }, signal),
+    deliver: (message, retried, signal, claimedAt) =>
+      processDelivery(processDeps, { message, retried, claimedAt }, signal),
   });
   return {
     notify: (dueAt) => worker.notify(dueAt),

@@ -6,10 +6,12 @@ import type { Clock } from '../ports/clock';
 import { AttemptAbortedError } from '../ports/delivery-client';
 import type { Logger } from '../ports/logger';
 
+/** Runs one attempt; `claimedAt` is when the claim took it, the attempt's start. */
 export type DeliverFn = (
   message: Message,
   retried: number,
   signal: AbortSignal,
+  claimedAt: number,
 ) => Promise<unknown>;
 
 export type DeliveryWorkerOptions = {
@@ -42,8 +44,16 @@ const FAULT_BACKOFF_MS = 5_000;
 const MIN_LOOKAHEAD_BACKOFF_MS = 25;
 const MAX_LOOKAHEAD_BACKOFF_MS = 800;
 
-/** What one claim took, and when to look again if it left slots free. */
-type ClaimPlan = { readonly claimed: ClaimedMessage[]; readonly wakeAt?: number };
+/**
+ * What one claim took and when (a flow-control key counts its starts at that time, so their
+ * ACTIVE entries say it too, however long the claim's commit then took), and when to look again
+ * if it left slots free.
+ */
+type ClaimPlan = {
+  readonly claimed: ClaimedMessage[];
+  readonly claimedAt: number;
+  readonly wakeAt?: number;
+};
 
 /**
  * Runs due messages through delivery with bounded concurrency. It never polls: it sleeps
@@ -167,24 +177,28 @@ export class DeliveryWorker {
       });
   }
 
-  #startClaimed({ claimed, wakeAt }: ClaimPlan): void {
+  #startClaimed({ claimed, claimedAt, wakeAt }: ClaimPlan): void {
     if (this.#stopping) {
       for (const { message } of claimed) this.#options.store.release(message.messageId);
       return;
     }
-    for (const claim of claimed) this.#run(claim);
+    for (const claim of claimed) this.#run(claim, claimedAt);
     if (wakeAt !== undefined) this.#wakeUpAt(wakeAt);
   }
 
   #claim(): ClaimPlan {
     const { store, clock, concurrency, leaseMs } = this.#options;
     const free = concurrency - this.#inFlight;
-    if (free <= 0) return { claimed: [] }; // a finishing attempt pumps again
     const now = clock.now();
+    if (free <= 0) return { claimed: [], claimedAt: now }; // a finishing attempt pumps again
     const perDestination = this.#options.concurrencyPerDestination ?? concurrency;
     if (perDestination >= concurrency) {
       const claimed = store.claimDue(now, free, now + leaseMs);
-      return { claimed, wakeAt: claimed.length < free ? this.#nextDue() : undefined };
+      return {
+        claimed,
+        claimedAt: now,
+        wakeAt: claimed.length < free ? this.#nextDue() : undefined,
+      };
     }
     const capped = [...this.#inFlightByOrigin.values()].some((count) => count >= perDestination);
     const lookahead = capped && now >= this.#lookaheadAt;
@@ -193,10 +207,10 @@ export class DeliveryWorker {
       inFlight: this.#inFlightByOrigin,
       lookPastCapped: lookahead,
     });
-    if (claimed.length === free) return { claimed };
+    if (claimed.length === free) return { claimed, claimedAt: now };
     if (!passedOver) {
       this.#lookaheadBackoffMs = MIN_LOOKAHEAD_BACKOFF_MS;
-      return { claimed, wakeAt: this.#nextDue() };
+      return { claimed, claimedAt: now, wakeAt: this.#nextDue() };
     }
     // Due messages wait for a capped destination: its finishing attempts pump again, and the
     // next lookahead finds any other destination's messages queued behind them.
@@ -204,19 +218,23 @@ export class DeliveryWorker {
       this.#lookaheadAt = now + this.#lookaheadBackoffMs;
       this.#lookaheadBackoffMs = Math.min(this.#lookaheadBackoffMs * 2, MAX_LOOKAHEAD_BACKOFF_MS);
     }
-    return { claimed, wakeAt: Math.max(this.#lookaheadAt, now + MIN_LOOKAHEAD_BACKOFF_MS) };
+    return {
+      claimed,
+      claimedAt: now,
+      wakeAt: Math.max(this.#lookaheadAt, now + MIN_LOOKAHEAD_BACKOFF_MS),
+    };
   }
 
   #nextDue(): number | undefined {
     return this.#options.store.nextDueAt(this.#options.clock.now());
   }
 
-  #run({ message, retried }: ClaimedMessage): void {
+  #run({ message, retried }: ClaimedMessage, claimedAt: number): void {
     const { store, deliver, logger, clock } = this.#options;
     const origin = originOf(message.url);
     this.#inFlightByOrigin.set(origin, (this.#inFlightByOrigin.get(origin) ?? 0) + 1);
     this.#inFlight += 1;
-    deliver(message, retried, this.#shutdown.signal)
+    deliver(message, retried, this.#shutdown.signal, claimedAt)
       .catch((error: unknown) => {
         const aborted = error instanceof AttemptAbortedError;
         if (!aborted) {
