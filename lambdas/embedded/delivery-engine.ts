@@ -2,8 +2,12 @@ import type Database from 'better-sqlite3';
 import { SqliteFlowControl } from '../adapters/embedded/sqlite-flow-control';
 import { SqliteGroupCommit } from '../adapters/embedded/sqlite-group-commit';
 import { SqliteMessageStore } from '../adapters/embedded/sqlite-message-store';
+import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
+import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
+import { SqliteWorkflowRunStore } from '../adapters/embedded/sqlite-workflow-run-store';
 import type { SqliteWriteLock } from '../adapters/embedded/sqlite-write-lock';
 import { UndiciDeliveryClient } from '../adapters/http/undici-delivery-client';
+import { createIdGenerator } from '../core/ids';
 import { processDelivery } from '../core/process-delivery';
 import type { SigningKeys } from '../core/signing';
 import type { WorkflowDeps } from '../core/workflow/workflow-runs';
@@ -39,6 +43,8 @@ export type MessageWriters = {
   readonly flowControl: SqliteFlowControl;
   readonly messages: SqliteMessageStore;
   readonly store: SqliteGroupCommit;
+  /** Tells delivery that waiting messages may start now (a cancel, a resume, a queue change). */
+  readonly wake: () => void;
 };
 
 /**
@@ -58,7 +64,30 @@ export function messageWriters(
   const messages = new SqliteMessageStore(db, wake, flowControl);
   // Publishes and settlements of one event-loop turn share one commit (sqlite-group-commit.ts).
   const store = new SqliteGroupCommit(db, messages, notify, writeLock);
-  return { flowControl, messages, store };
+  return { flowControl, messages, store, wake };
+}
+
+/**
+ * What a connection's publishes go through (the API's, and the delivery thread's for a workflow
+ * run's next steps): its group commit and the stores a publish reads.
+ */
+export function publishingDeps(
+  db: Database.Database,
+  config: EmbeddedConfig,
+  clock: Clock,
+  writers: MessageWriters,
+  telemetry: Telemetry,
+): WorkflowDeps & { readonly queues: SqliteQueueStore } {
+  return {
+    store: writers.store,
+    clock,
+    ids: createIdGenerator(),
+    config: config.core,
+    queues: new SqliteQueueStore(db, writers.wake),
+    urlGroups: new SqliteUrlGroupStore(db),
+    workflowRuns: new SqliteWorkflowRunStore(db),
+    telemetry,
+  };
 }
 
 export type DeliveryEngineDeps = {

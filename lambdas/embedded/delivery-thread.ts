@@ -1,18 +1,14 @@
 import type { WorkerOptions } from 'node:worker_threads';
 import { parentPort, Worker } from 'node:worker_threads';
 import { connectDatabase } from '../adapters/embedded/sqlite-database';
-import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
-import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
-import { SqliteWorkflowRunStore } from '../adapters/embedded/sqlite-workflow-run-store';
 import { SqliteWriteLock } from '../adapters/embedded/sqlite-write-lock';
-import { createIdGenerator } from '../core/ids';
 import type { SigningKeys } from '../core/signing';
 import { systemClock } from '../ports/clock';
 import type { Logger } from '../ports/logger';
 import type { SettledAttempt, Telemetry } from '../ports/telemetry';
 import type { EmbeddedConfig } from './config';
 import type { Delivery } from './delivery-engine';
-import { deliveryEngine, messageWriters } from './delivery-engine';
+import { deliveryEngine, messageWriters, publishingDeps } from './delivery-engine';
 
 type LogLevel = keyof Logger;
 
@@ -224,7 +220,6 @@ export async function runDeliveryThread(data: ThreadData): Promise<void> {
     (dueAt) => delivery.notify(dueAt),
     new SqliteWriteLock(data.writeLock),
   );
-  const wake = () => delivery.notify(clock.now());
   let keys = data.keys;
   const delivery: Delivery = deliveryEngine({
     config,
@@ -232,16 +227,7 @@ export async function runDeliveryThread(data: ThreadData): Promise<void> {
     logger,
     telemetry,
     writers,
-    workflow: {
-      store: writers.store,
-      clock,
-      ids: createIdGenerator(),
-      config: config.core,
-      queues: new SqliteQueueStore(db, wake),
-      urlGroups: new SqliteUrlGroupStore(db),
-      workflowRuns: new SqliteWorkflowRunStore(db),
-      telemetry,
-    },
+    workflow: publishingDeps(db, config, clock, writers, telemetry),
     signingKeys: () => keys,
   });
   const reporter = setInterval(

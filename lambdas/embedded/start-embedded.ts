@@ -7,14 +7,10 @@ import { SqliteEventLog } from '../adapters/embedded/sqlite-event-log';
 import { SqliteGauges } from '../adapters/embedded/sqlite-gauges';
 import { databaseHealthCheck } from '../adapters/embedded/sqlite-health';
 import { SqlitePendingMessageList } from '../adapters/embedded/sqlite-pending-message-list';
-import { SqliteQueueStore } from '../adapters/embedded/sqlite-queue-store';
 import { SqliteRetention } from '../adapters/embedded/sqlite-retention';
 import { SqliteScheduleStore } from '../adapters/embedded/sqlite-schedule-store';
 import { SqliteSigningKeyStore } from '../adapters/embedded/sqlite-signing-key-store';
-import { SqliteUrlGroupStore } from '../adapters/embedded/sqlite-url-group-store';
-import { SqliteWorkflowRunStore } from '../adapters/embedded/sqlite-workflow-run-store';
 import { SqliteWriteLock } from '../adapters/embedded/sqlite-write-lock';
-import { createIdGenerator } from '../core/ids';
 import { KeyRing } from '../core/key-ring';
 import type { ScheduleDeps } from '../core/schedules';
 import { fireSchedule } from '../core/schedules';
@@ -26,7 +22,7 @@ import type { Logger } from '../ports/logger';
 import type { EmbeddedConfig } from './config';
 import { consoleAssets } from './console-assets';
 import type { Delivery } from './delivery-engine';
-import { deliveryEngine, messageWriters } from './delivery-engine';
+import { deliveryEngine, messageWriters, publishingDeps } from './delivery-engine';
 import { DeliveryThread } from './delivery-thread';
 import { createNodeServer } from './node-server';
 import { createOpsEndpoints } from './ops-endpoints';
@@ -69,9 +65,7 @@ export async function startEmbedded(
   const writeLock = onThread ? new SqliteWriteLock() : undefined;
   let delivery: Delivery | undefined;
   const writers = messageWriters(db, config, clock, (dueAt) => delivery?.notify(dueAt), writeLock);
-  const { flowControl, messages, store } = writers;
-  const wake = () => delivery?.notify(clock.now());
-  const ids = createIdGenerator();
+  const { flowControl, messages } = writers;
   // One process owns the data directory, so its rotations are the only ones: no refresh.
   const keyRing = await KeyRing.load(new SqliteSigningKeyStore(db), {
     configured: { current: config.currentSigningKey, next: config.nextSigningKey },
@@ -85,24 +79,14 @@ export async function startEmbedded(
     },
   };
 
-  const queues = new SqliteQueueStore(db, wake);
   const metrics = new PrometheusMetrics({
     pendingMessages: () => gauges.pendingMessages(),
     inFlight: () => delivery?.inFlight ?? 0,
     deadLetters: () => gauges.deadLetters(),
-    queues: () => queues.listQueues(),
+    queues: () => publishDeps.queues.listQueues(),
     schedules: () => gauges.schedules(),
   });
-  const publishDeps = {
-    store,
-    clock,
-    ids,
-    config: config.core,
-    queues,
-    urlGroups: new SqliteUrlGroupStore(db),
-    workflowRuns: new SqliteWorkflowRunStore(db),
-    telemetry: metrics,
-  };
+  const publishDeps = publishingDeps(db, config, clock, writers, metrics);
   delivery = onThread
     ? new DeliveryThread({
         config,

@@ -59,24 +59,42 @@ export async function runAttempt<T>(
   }
 }
 
+/** A response body kept up to `maxBytes`: what a longer one sends past it is dropped. */
+export class CappedBody {
+  readonly #maxBytes: number;
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Keeps what fits of `chunk`; true once the cap is reached, when the connection is dropped. */
+  add(chunk: Buffer): boolean {
+    const room = this.#maxBytes - this.#size;
+    this.#chunks.push(room < chunk.byteLength ? chunk.subarray(0, room) : chunk);
+    this.#size += Math.min(room, chunk.byteLength);
+    return this.#size >= this.#maxBytes;
+  }
+
+  bytes(): Uint8Array {
+    return Buffer.concat(this.#chunks, this.#size);
+  }
+}
+
 /** The body, cut at `maxBytes`; a longer one is dropped with its connection, not drained. */
 export async function readCapped(
   body: AsyncIterable<Buffer> & { destroy(): void },
   maxBytes: number,
 ): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const capped = new CappedBody(maxBytes);
   for await (const chunk of body) {
-    const room = maxBytes - size;
-    chunks.push(room < chunk.byteLength ? chunk.subarray(0, room) : chunk);
-    size += Math.min(room, chunk.byteLength);
-    // A huge response is cut, and the connection dropped rather than drained.
-    if (size >= maxBytes) {
+    if (capped.add(chunk)) {
       body.destroy();
       break;
     }
   }
-  return Buffer.concat(chunks, size);
+  return capped.bytes();
 }
 
 type ErrorLink = {

@@ -7,7 +7,7 @@ import type {
   DeliveryResponse,
   DestinationAddressPolicy,
 } from '../../ports/delivery-client';
-import { CONNECT_TIMEOUT_MS, runAttempt } from './delivery-response';
+import { CappedBody, CONNECT_TIMEOUT_MS, runAttempt } from './delivery-response';
 import { policyLookup } from './destination-address-policy';
 
 export type UndiciDeliveryClientOptions = {
@@ -60,12 +60,10 @@ export class UndiciDeliveryClient implements DeliveryClient {
    */
   #exchange(delivery: DeliveryRequest, signal: AbortSignal): Promise<DeliveryResponse> {
     const { origin, pathname, search } = new URL(delivery.url);
-    const maxBytes = this.#maxResponseBodyBytes;
+    const body = new CappedBody(this.#maxResponseBodyBytes);
     return new Promise((resolve, reject) => {
       let status = 0;
       let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      let size = 0;
       let settled = false;
       let controller: Dispatcher.DispatchController | undefined;
       const onAbort = () => controller?.abort(signal.reason as Error);
@@ -77,7 +75,7 @@ export class UndiciDeliveryClient implements DeliveryClient {
           resolve({
             status,
             headers: normalizeHeaders(headers),
-            body: Buffer.concat(chunks, size),
+            body: body.bytes(),
           });
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -103,10 +101,7 @@ export class UndiciDeliveryClient implements DeliveryClient {
           },
           onResponseData: (reading, chunk) => {
             if (settled) return;
-            const room = maxBytes - size;
-            chunks.push(room < chunk.byteLength ? chunk.subarray(0, room) : chunk);
-            size += Math.min(room, chunk.byteLength);
-            if (size >= maxBytes) {
+            if (body.add(chunk)) {
               settle();
               reading.abort(new Error('response body cut at the cap'));
             }
