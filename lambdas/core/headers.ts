@@ -37,10 +37,18 @@ export function isValidHeaderValue(value: string): boolean {
   return HEADER_VALUE.test(value);
 }
 
-/** Adds a value under its canonical name, keeping earlier values. */
+/**
+ * Adds a value under its canonical name, keeping earlier values. Own properties only: a header
+ * named `__proto__` (a valid token) must neither read nor replace the map's prototype.
+ */
 export function appendHeader(map: HeaderMap, name: string, value: string): void {
   const key = canonicalHeaderName(name);
-  const values = map[key];
-  if (values) values.push(value);
-  else map[key] = [value];
+  if (Object.hasOwn(map, key)) map[key]!.push(value);
+  else
+    Object.defineProperty(map, key, {
+      value: [value],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
 }

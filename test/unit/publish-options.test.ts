@@ -202,6 +202,16 @@ describe('parsePublishOptions', () => {
       });
     });
 
+    it('forwards a header named __proto__ as a header, leaving the map an ordinary one', () => {
+      const options = parse({ 'upstash-forward-__proto__': 'x', 'upstash-forward-a': 'b' });
+
+      expect(Object.entries(options.header)).toEqual([
+        ['__proto__', ['x']],
+        ['A', ['b']],
+      ]);
+      expect(Object.getPrototypeOf(options.header)).toBe(Object.prototype);
+    });
+
     it('includes Content-Type unchanged', () => {
       const options = parse({ 'content-type': 'application/json; charset=utf-8' });
 
