@@ -30,8 +30,11 @@ export type Delivery = {
   notify(dueAt: number): void;
   /** Attempts in flight now. */
   readonly inFlight: number;
-  /** The signing keys were rotated: sign every attempt from now on with these. */
-  useSigningKeys(keys: SigningKeys): void;
+  /**
+   * The signing keys were rotated: every attempt claimed once this resolves is signed with these
+   * (the rotation is answered only then).
+   */
+  useSigningKeys(keys: SigningKeys): Promise<void>;
   /** Takes back the leases a crashed process left, then starts delivering. */
   start(): Promise<void>;
   /** Lets in-flight attempts finish for up to `graceMs`, releases the rest, and closes. */
@@ -136,7 +139,7 @@ export function deliveryEngine(deps: DeliveryEngineDeps): Delivery {
       return worker.inFlight;
     },
     // signingKeys reads the key ring the rotation changed.
-    useSigningKeys: () => {},
+    useSigningKeys: async () => {},
     start: async () => worker.start(),
     stop: async (graceMs) => {
       await worker.stop(graceMs);

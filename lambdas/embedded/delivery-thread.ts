@@ -34,6 +34,7 @@ type TelemetryBatch = {
 type ToThread = { wake: number } | { keys: SigningKeys } | { stop: number };
 type FromThread =
   | { ready: true }
+  | { keysInUse: true }
   | { log: [LogLevel, string, Record<string, unknown> | undefined] }
   | { telemetry: TelemetryBatch };
 
@@ -94,9 +95,27 @@ export class DeliveryThread implements Delivery {
     this.#post({ wake: dueAt });
   }
 
-  useSigningKeys(keys: SigningKeys): void {
+  useSigningKeys(keys: SigningKeys): Promise<void> {
     this.#keys = keys;
-    this.#post({ keys });
+    const thread = this.#thread;
+    if (!thread || !this.#alive || this.#stopping) return Promise.resolve();
+    // Answered by the thread once it signs with them; a thread that ends first starts on them.
+    const inUse = new Promise<void>((resolve) => {
+      const onMessage = (message: FromThread) => {
+        if (!('keysInUse' in message)) return;
+        thread.off('message', onMessage);
+        thread.off('exit', onExit);
+        resolve();
+      };
+      const onExit = () => {
+        thread.off('message', onMessage);
+        resolve();
+      };
+      thread.on('message', onMessage);
+      thread.once('exit', onExit);
+    });
+    thread.postMessage({ keys } satisfies ToThread);
+    return inUse;
   }
 
   start(): Promise<void> {
@@ -119,6 +138,7 @@ export class DeliveryThread implements Delivery {
     const { logger, telemetry } = this.#options;
     const started = new Promise<void>((resolve, reject) => {
       thread.on('message', (message: FromThread) => {
+        if ('keysInUse' in message) return;
         if ('ready' in message) {
           ready = true;
           resolve();
@@ -236,8 +256,10 @@ export async function runDeliveryThread(data: ThreadData): Promise<void> {
   );
   port.on('message', (message: ToThread) => {
     if ('wake' in message) delivery.notify(message.wake);
-    else if ('keys' in message) keys = message.keys;
-    else {
+    else if ('keys' in message) {
+      keys = message.keys;
+      post({ keysInUse: true });
+    } else {
       clearInterval(reporter);
       void delivery.stop(message.stop).finally(() => {
         db.close();

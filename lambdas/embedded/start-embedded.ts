@@ -74,7 +74,7 @@ export async function startEmbedded(
     current: () => keyRing.current(),
     rotate: async () => {
       const rotated = await keyRing.rotate();
-      delivery?.useSigningKeys(rotated);
+      await delivery?.useSigningKeys(rotated);
       return rotated;
     },
   };
