@@ -178,7 +178,14 @@ export function Empty({ children }: { children: ComponentChildren }) {
  */
 export function useDraft(initial: Record<string, string>, resetKey = '') {
   const [draft, setDraft] = useState(initial);
-  useEffect(() => setDraft(initial), [resetKey]);
+  // Reset only when the key changes, never on mount: the mount's effect runs a frame later, and
+  // would wipe what was typed in that frame (a busy machine delays frames; a test fills at once).
+  const draftKey = useRef(resetKey);
+  useEffect(() => {
+    if (draftKey.current === resetKey) return;
+    draftKey.current = resetKey;
+    setDraft(initial);
+  }, [resetKey]);
   const bind = (name: string) => ({
     name,
     value: draft[name] ?? '',

@@ -297,6 +297,24 @@ describe('the console, in Chromium', () => {
     expect((await suite.client.flowControl.get(key)).isPaused).toBe(true);
   });
 
+  it('keeps what is typed into a form before the view has painted its first frame', async () => {
+    // A view's mount effects run a frame after it renders; on a busy machine a user (or a test)
+    // can type in between, and a form that reset itself then would lose the input.
+    await signIn();
+    const typed = await page.evaluate(`(async () => {
+      location.hash = '#/schedules';
+      let field;
+      while (!(field = document.querySelector('input[name=destination]'))) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      field.value = 'https://example.com/typed';
+      field.dispatchEvent(new Event('input', { bubbles: true }));
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 100)));
+      return document.querySelector('input[name=destination]').value;
+    })()`);
+    expect(typed).toBe('https://example.com/typed');
+  });
+
   it('creates a schedule, pauses and resumes it, and deletes it', async () => {
     const scheduleId = `nightly-${Date.now()}`;
     await signIn();
