@@ -459,6 +459,13 @@ function configure(db: Database.Database, synchronous: SqliteSynchronous): void 
   // that outgrew it (a VACUUM), so the files on disk stay bounded.
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   db.pragma('foreign_keys = ON');
+  // A group commit runs each write in a savepoint (sqlite-group-commit.ts), and a statement
+  // that fires triggers runs in a statement transaction: both journal the pages they change so
+  // they can be rolled back alone. That journal spills to a temporary file past 64 KiB, which
+  // a burst's batches reached about once per 50 messages (a file created, written and deleted
+  // in /var/tmp each time). Kept in memory instead, bounded by one batch (MAX_BATCH writes).
+  // The database's own durability (its write-ahead log) is untouched.
+  db.pragma('temp_store = MEMORY');
 }
 
 /**
