@@ -12,10 +12,11 @@
  * shared with other work, throughput moves with their load, CPU per message much less.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { processCpuMs } from './lib/cpu';
 import { fixed, integer } from './lib/markdown';
 import { ROOT, startSqstash, withServer } from './lib/processes';
 import { burstRun, closedRun, pacedRun, publishRun } from './throughput';
@@ -64,15 +65,6 @@ const JOBS: Record<string, Job> = {
     };
   },
 };
-
-/** CPU time a process has used so far, ms (utime + stime from /proc/<pid>/stat). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = 100;
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
-}
 
 function checkout(revision: string): { root: string; remove(): void } {
   if (revision === '.') return { root: ROOT, remove: () => {} };
@@ -126,9 +118,9 @@ async function main(): Promise<void> {
           const figures = await withServer(
             () => startSqstash({}, side.root),
             async (server) => {
-              const before = cpuMs(server.pid);
+              const before = processCpuMs(server.pid);
               const run = await JOBS[job]!(server.url);
-              const cpuPerMessage = (cpuMs(server.pid) - before) / run.messages;
+              const cpuPerMessage = (processCpuMs(server.pid) - before) / run.messages;
               return [
                 ...run.figures,
                 {

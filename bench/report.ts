@@ -6,7 +6,7 @@ import type { CostModel, CostModels } from './cost/model';
 import { ASSUMPTIONS, fixedMonthly, PRICES } from './cost/model';
 import { dollars, fixed, integer, kb, ratio, table } from './lib/markdown';
 import type { E2eResult, PublishResult } from './load/protocol';
-import type { ThroughputResults } from './throughput';
+import type { MeasuredBurst, ThroughputResults } from './throughput';
 import { FLOW_CONTROL_PARALLELISM } from './throughput';
 
 /** 1 MiB, the code budget test/cdk/bundles.test.ts holds each function to. */
@@ -148,6 +148,46 @@ function bullmqTargets(
   ];
 }
 
+/**
+ * Where the burst's CPU went, and what the delivered/s goal against BullMQ asks of sqstash's
+ * server: while the burst keeps the machine busy, delivered/s is its cores over the machine's
+ * CPU per message, so the goal is a budget of machine CPU per message. The load generator and
+ * sink take their part of it whatever the server; the rest is what the server may use.
+ */
+function burstCpuSection(throughput: ThroughputResults): string[] {
+  const { relayBurst, sqstashBurst } = throughput.e2e;
+  const bullmq = throughput.bullmq.available ? throughput.bullmq.burst : undefined;
+  const row = (name: string, result: MeasuredBurst) => {
+    const { serverUsPerMessage: server, machineUsPerMessage: machine } = result.cpu;
+    return [
+      name,
+      integer(result.perSecond),
+      integer(server),
+      integer(machine),
+      integer(machine - server),
+      fixed((machine * result.perSecond) / 1e6),
+    ];
+  };
+  const lines = [
+    `## Where the burst's CPU goes: microseconds of CPU per message delivered, burst of ${integer(BENCH.burst.messages)}`,
+    table(
+      ['Server', 'delivered/s', 'server', 'whole machine', 'load generator and sink', 'cores busy'],
+      [
+        row('node:http relay (stores nothing)', relayBurst),
+        row('sqstash (all threads)', sqstashBurst),
+        ...(bullmq ? [row('BullMQ (its process + redis-server)', bullmq)] : []),
+      ],
+    ),
+  ];
+  if (!bullmq) return lines;
+  const machineBudget = bullmq.cpu.machineUsPerMessage / GOALS.deliveredVsBullmq;
+  const generatorShare = sqstashBurst.cpu.machineUsPerMessage - sqstashBurst.cpu.serverUsPerMessage;
+  lines.push(
+    `With the machine busy, ${ratio(GOALS.deliveredVsBullmq)} BullMQ's delivered/s leaves ${integer(machineBudget)} us of machine CPU per message; after the load generator's and sink's ${integer(generatorShare)}, sqstash's server may use ${integer(machineBudget - generatorShare)} us per message. It uses ${integer(sqstashBurst.cpu.serverUsPerMessage)}; the relay, which stores and signs nothing, ${integer(relayBurst.cpu.serverUsPerMessage)}.`,
+  );
+  return lines;
+}
+
 /** A load time, or n/a for a diagnostic bundle that did not load. */
 function loadMs(value: number): string {
   return Number.isNaN(value) ? 'n/a' : fixed(value);
@@ -272,6 +312,7 @@ export function renderMarkdown(results: BenchResults): string {
     ),
     "BullMQ: bench/baselines/bullmq.ts, one Node process (an HTTP handler doing `queue.add`, a Worker of concurrency 64 POSTing each job to the sink; completed jobs removed, failed ones kept) on Debian's redis-server started by the bench with `appendonly yes`, `appendfsync everysec`. Publish req/s: answered publishes per second from the first sent to the last answered, while delivery runs in the same process.",
     `Unpaced: ${BENCH.connections} producers each publish and wait for their message to reach the sink before the next (${BENCH.connections} messages in flight, no backlog), ${BENCH.e2e.durationMs / 1000} s measured. Paced: open loop at ${BENCH.paced.rate}/s for ${BENCH.paced.durationMs / 1000} s, latency from each message's scheduled send time. Burst: ${integer(BENCH.burst.messages)} messages published as fast as the ${BENCH.connections} connections take them, without waiting for delivery, then drained; delivered/s from the first publish to the last arrival (its latency is mostly time spent in the backlog). Under one flow-control key the burst waits in the key's waitlist and goes through the gate; its parallelism equals the delivery concurrency, so the row shows what the gate costs, not a limit. The relay answers once the sink has answered. The target is judged on the unpaced row.`,
+    ...burstCpuSection(throughput),
     '## Delivery client candidates (the relay baseline, unpaced)',
     table(
       ['Relay HTTP client', 'relayed/s', 'p50 ms', 'p99 ms', 'vs node:http'],

@@ -5,7 +5,7 @@
 import { BENCH } from './config';
 import { runLoad, startServer, startSqstash, withServer } from './lib/processes';
 import { startRedis } from './lib/redis';
-import type { BurstResult, E2eResult, PublishResult, RelayClient } from './load/protocol';
+import type { BurstCpu, BurstResult, E2eResult, PublishResult, RelayClient } from './load/protocol';
 import { RELAY_CLIENTS } from './load/protocol';
 
 // A destination nothing listens on: publish runs store messages due in a day, so the publish
@@ -22,6 +22,12 @@ const ONE_KEY = {
   'upstash-flow-control-value': `parallelism=${FLOW_CONTROL_PARALLELISM}`,
 };
 
+/**
+ * A burst with the CPU it took. On a machine the burst keeps busy, delivered/s is the cores
+ * over the machine's CPU per message, so this says where a faster burst has to come from.
+ */
+export type MeasuredBurst = BurstResult & { readonly cpu: BurstCpu };
+
 export type ThroughputResults = {
   readonly publish: {
     readonly bare: PublishResult;
@@ -34,8 +40,8 @@ export type ThroughputResults = {
     readonly sqstash: E2eResult;
     readonly relayPaced: E2eResult;
     readonly sqstashPaced: E2eResult;
-    readonly relayBurst: BurstResult;
-    readonly sqstashBurst: BurstResult;
+    readonly relayBurst: MeasuredBurst;
+    readonly sqstashBurst: MeasuredBurst;
     /** The burst with every message under one flow-control key. */
     readonly sqstashBurstFlowControlled: BurstResult;
   };
@@ -45,7 +51,7 @@ export type ThroughputResults = {
         readonly available: true;
         readonly closed: E2eResult;
         readonly paced: E2eResult;
-        readonly burst: BurstResult;
+        readonly burst: MeasuredBurst;
       }
     | { readonly available: false; readonly reason: string };
   /** The relay baseline run with each candidate delivery client, unpaced. */
@@ -77,7 +83,12 @@ export function closedRun(
   });
 }
 
-export function burstRun(target: string, headers?: Record<string, string>): Promise<BurstResult> {
+/** `cpuOf`: the server's processes, for the CPU the burst took (BurstResult.cpu). */
+export function burstRun(
+  target: string,
+  headers?: Record<string, string>,
+  cpuOf?: readonly number[],
+): Promise<BurstResult> {
   return runLoad<BurstResult>({
     kind: 'e2e-burst',
     target,
@@ -85,7 +96,18 @@ export function burstRun(target: string, headers?: Record<string, string>): Prom
     connections: BENCH.connections,
     messages: BENCH.burst.messages,
     drainTimeoutMs: BENCH.drainTimeoutMs,
+    cpuOf,
   });
+}
+
+/** A burst, with the CPU it took the processes `pids` (the server's) and the whole machine. */
+export async function measuredBurstRun(
+  target: string,
+  pids: readonly number[],
+): Promise<MeasuredBurst> {
+  const result = await burstRun(target, undefined, pids);
+  if (!result.cpu) throw new Error('the load generator did not report the burst CPU');
+  return { ...result, cpu: result.cpu };
 }
 
 export function pacedRun(target: string): Promise<E2eResult> {
@@ -125,7 +147,7 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
     async (server) => [
       await closedRun(server.url),
       await pacedRun(server.url),
-      await burstRun(server.url),
+      await measuredBurstRun(server.url, [server.pid]),
     ],
   );
   log('end-to-end: sqstash, unpaced, 500/s, a burst, and a burst under one flow-control key');
@@ -134,7 +156,7 @@ export async function benchThroughput(log: (line: string) => void): Promise<Thro
     async (server) => [
       await closedRun(server.url),
       await pacedRun(server.url),
-      await burstRun(server.url),
+      await measuredBurstRun(server.url, [server.pid]),
       await burstRun(server.url, ONE_KEY),
     ],
   );
@@ -175,7 +197,7 @@ async function benchBullmq(): Promise<ThroughputResults['bullmq']> {
         [
           await closedRun(server.url),
           await pacedRun(server.url),
-          await burstRun(server.url),
+          await measuredBurstRun(server.url, [server.pid, redis.pid]),
         ] as const,
     );
     return { available: true, closed, paced, burst };

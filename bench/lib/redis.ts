@@ -11,7 +11,7 @@ const POLL_MS = 50;
 
 /** A Redis the bench started, or why there is none. */
 export type RedisProcess =
-  | { readonly available: true; readonly url: string; stop(): Promise<void> }
+  | { readonly available: true; readonly url: string; readonly pid: number; stop(): Promise<void> }
   | { readonly available: false; readonly reason: string };
 
 function installed(): boolean {
@@ -93,6 +93,7 @@ export async function startRedis(): Promise<RedisProcess> {
   return {
     available: true,
     url,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;

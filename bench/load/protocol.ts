@@ -35,6 +35,8 @@ export type LoadJob =
       /** Extra publish headers (e.g. a flow-control key). */
       readonly headers?: Readonly<Record<string, string>>;
       readonly drainTimeoutMs: number;
+      /** The server's processes, whose CPU over the burst is reported (BurstResult.cpu). */
+      readonly cpuOf?: readonly number[];
     }
   | {
       /** Publishes at a fixed rate whatever the answers (open loop). */
@@ -69,10 +71,22 @@ export type E2eResult = {
   readonly duplicates: number;
 };
 
+/**
+ * The CPU a burst took per message delivered, over the same span as its delivered/s (first
+ * publish to last arrival): the server's processes (all their threads), and every core of the
+ * machine, the load generator and its sink included.
+ */
+export type BurstCpu = {
+  readonly serverUsPerMessage: number;
+  readonly machineUsPerMessage: number;
+};
+
 /** A burst: also how fast the publishes were answered while delivery ran. */
 export type BurstResult = E2eResult & {
   /** Publishes answered 2xx per second, from the first publish sent to the last answered. */
   readonly publishPerSecond: number;
+  /** When the job named the server's processes (`cpuOf`). */
+  readonly cpu?: BurstCpu;
 };
 
 export type LoadResult = PublishResult | E2eResult;
