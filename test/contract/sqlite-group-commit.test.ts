@@ -82,6 +82,33 @@ describe('SqliteGroupCommit', () => {
     expect(rows.n).toBe(1);
   });
 
+  it('undoes the whole of a write that failed part-way, and commits the others of its batch', async () => {
+    // Prepare: the second message of a two-message publish is a duplicate, so that write fails
+    // after storing its first message.
+    await store.insertMessage(makeMessage({ messageId: 'msg_taken' }), undefined, T0);
+
+    // Act
+    const results = await Promise.allSettled([
+      store.insertMessage(makeMessage({ messageId: 'msg_before' }), undefined, T0),
+      store.insertMessages(
+        [
+          { message: makeMessage({ messageId: 'msg_first_of_failed' }) },
+          { message: makeMessage({ messageId: 'msg_taken' }) },
+        ],
+        T0,
+      ),
+      store.insertMessage(makeMessage({ messageId: 'msg_after' }), undefined, T0),
+    ]);
+
+    // Assess
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect([stored('msg_before'), stored('msg_first_of_failed'), stored('msg_after')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+  });
+
   it('rejects every write of a batch whose transaction fails, and stores none', async () => {
     const writes = [
       store.insertMessage(makeMessage({ messageId: 'msg_1' }), undefined, T0),
