@@ -2,7 +2,11 @@
  * A/B: the same load against the embedded server of two checkouts, interleaved in one run, so
  * that a change is measured against what it replaced on the same (shared, noisy) machine.
  *
- *   node --import tsx bench/ab.ts <A> <B> [--rounds 4] [--jobs publish,burst,closed,paced]
+ *   node --import tsx bench/ab.ts <A> <B> [--rounds 4] [--jobs publish,burst,closed,paced] [--warm]
+ *
+ * `--warm` runs each job once unmeasured on the server first: a fresh server spends a burst's
+ * first seconds compiling (on V8's helper threads, about a sixth of its CPU then), which the
+ * bench's runs, coming after others on the same server, do not.
  *
  * A and B are git revisions, or `.` for the working tree. Each revision is checked out into a
  * temporary worktree (sharing this node_modules) and removed after. Rounds alternate the order
@@ -93,10 +97,11 @@ async function main(): Promise<void> {
     options: {
       rounds: { type: 'string', default: '4' },
       jobs: { type: 'string', default: 'publish,burst,closed,paced' },
+      warm: { type: 'boolean', default: false },
     },
   });
   const [a, b] = positionals;
-  if (!a || !b) throw new Error('usage: bench/ab.ts <A> <B> [--rounds N] [--jobs ...]');
+  if (!a || !b) throw new Error('usage: bench/ab.ts <A> <B> [--rounds N] [--jobs ...] [--warm]');
   const jobs = values.jobs.split(',');
   for (const job of jobs) if (!JOBS[job]) throw new Error(`unknown job ${job}`);
   const sides = [
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
           const figures = await withServer(
             () => startSqstash({}, side.root),
             async (server) => {
+              if (values.warm) await JOBS[job]!(server.url);
               const before = processCpuMs(server.pid);
               const run = await JOBS[job]!(server.url);
               const cpuPerMessage = (processCpuMs(server.pid) - before) / run.messages;
