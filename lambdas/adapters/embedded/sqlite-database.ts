@@ -463,8 +463,9 @@ function configure(db: Database.Database, synchronous: SqliteSynchronous): void 
   // that fires triggers runs in a statement transaction: both journal the pages they change so
   // they can be rolled back alone. That journal spills to a temporary file past 64 KiB, which
   // a burst's batches reached about once per 50 messages (a file created, written and deleted
-  // in /var/tmp each time). Kept in memory instead, bounded by one batch (MAX_BATCH writes).
-  // The database's own durability (its write-ahead log) is untouched.
+  // in /var/tmp each time). Kept in memory instead, bounded by one batch (MAX_BATCH writes); a
+  // query's sort, which goes the same way, holds no more than the rows it returns. The
+  // database's own durability (its write-ahead log) is untouched.
   db.pragma('temp_store = MEMORY');
 }
 
@@ -497,6 +498,10 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
   }
   // For the migrations: the origin as the delivery worker computes it.
   db.function('sqstash_origin', { deterministic: true }, (url) => originOf(String(url)));
+  // Migrations and the one-time VACUUM copy and sort whole tables, as large as the file: their
+  // temporary data goes to files, not memory, and only the bounded journals of ordinary writes
+  // are kept in memory (configure).
+  db.pragma('temp_store = FILE');
   db.transaction(() => {
     for (let version = current + 1; version <= SCHEMA_VERSION; version += 1) {
       db.exec(MIGRATIONS[version]!);
@@ -508,6 +513,7 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec('VACUUM');
   }
+  db.pragma('temp_store = MEMORY');
   return db;
 }
 
