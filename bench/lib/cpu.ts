@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { BurstCpu } from '../load/protocol';
 
 /** The kernel's clock ticks per second, in which /proc reports CPU time (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -15,7 +16,7 @@ export function processCpuMs(pid: number): number {
  * CPU time every core of the machine has spent busy so far, ms: user, nice, system, irq and
  * softirq from /proc/stat (idle, iowait and steal are not work done here).
  */
-export function machineCpuMs(): number {
+function machineCpuMs(): number {
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = readFileSync(
     '/proc/stat',
     'utf8',
@@ -26,4 +27,20 @@ export function machineCpuMs(): number {
     .slice(1)
     .map(Number);
   return ((user + nice + system + irq + softirq) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * Starts measuring the CPU of the processes `pids` and of the whole machine; the function it
+ * returns gives what they have used since, per message for `messages` messages.
+ */
+export function startCpuMeter(pids: readonly number[]): (messages: number) => BurstCpu {
+  const serverCpuMs = () => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  const [serverAtStart, machineAtStart] = [serverCpuMs(), machineCpuMs()];
+  return (messages) => {
+    const usPerMessage = (ms: number) => (ms * 1000) / Math.max(messages, 1);
+    return {
+      serverUsPerMessage: usPerMessage(serverCpuMs() - serverAtStart),
+      machineUsPerMessage: usPerMessage(machineCpuMs() - machineAtStart),
+    };
+  };
 }

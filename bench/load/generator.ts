@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { DEV_TOKEN, jsonBody } from '../config';
-import { machineCpuMs, processCpuMs } from '../lib/cpu';
+import { startCpuMeter } from '../lib/cpu';
 import { Samples } from '../lib/stats';
 import type { BurstResult, E2eResult, LoadJob, PublishResult } from './protocol';
 import { SEQ_HEADER, SINK_SEQ_HEADER } from './protocol';
@@ -191,8 +191,7 @@ async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<B
   const sentAt = new Float64Array(job.messages);
   const acked = new Uint8Array(job.messages);
   let nextSeq = 0;
-  const serverCpuMs = () => (job.cpuOf ?? []).reduce((sum, pid) => sum + processCpuMs(pid), 0);
-  const cpuAtStart = { server: serverCpuMs(), machine: machineCpuMs() };
+  const cpuSinceStart = job.cpuOf && startCpuMeter(job.cpuOf);
   const start = performance.now();
   const producer = async () => {
     while (nextSeq < job.messages) {
@@ -224,11 +223,7 @@ async function runBurst(job: Extract<LoadJob, { kind: 'e2e-burst' }>): Promise<B
   }
   // Read as the last message arrives (the loop ends on its arrival), so the CPU covers the span
   // delivered/s is measured over, not this process's start-up or the drain.
-  const usPerMessage = (ms: number) => (ms * 1000) / Math.max(latencies.length, 1);
-  const cpu = job.cpuOf && {
-    serverUsPerMessage: usPerMessage(serverCpuMs() - cpuAtStart.server),
-    machineUsPerMessage: usPerMessage(machineCpuMs() - cpuAtStart.machine),
-  };
+  const cpu = cpuSinceStart?.(latencies.length);
   await client.close();
   sink.close();
   return {

@@ -459,13 +459,18 @@ function configure(db: Database.Database, synchronous: SqliteSynchronous): void 
   // that outgrew it (a VACUUM), so the files on disk stay bounded.
   db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   db.pragma('foreign_keys = ON');
-  // A group commit runs each write in a savepoint (sqlite-group-commit.ts), and a statement
-  // that fires triggers runs in a statement transaction: both journal the pages they change so
-  // they can be rolled back alone. That journal spills to a temporary file past 64 KiB, which
-  // a burst's batches reached about once per 50 messages (a file created, written and deleted
-  // in /var/tmp each time). Kept in memory instead, bounded by one batch (MAX_BATCH writes); a
-  // query's sort, which goes the same way, holds no more than the rows it returns. The
-  // database's own durability (its write-ahead log) is untouched.
+}
+
+/**
+ * A group commit runs each write in a savepoint (sqlite-group-commit.ts), and a statement that
+ * fires triggers runs in a statement transaction: both journal the pages they change so they can
+ * be rolled back alone. That journal spills to a temporary file past 64 KiB, which a burst's
+ * batches reached about once per 50 messages (a file created, written and deleted in /var/tmp
+ * each time). Kept in memory instead, bounded by one batch (MAX_BATCH writes); a query's sort,
+ * which goes the same way, holds no more than the rows it returns. The database's own
+ * durability (its write-ahead log) is untouched.
+ */
+function keepJournalsInMemory(db: Database.Database): void {
   db.pragma('temp_store = MEMORY');
 }
 
@@ -498,10 +503,6 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
   }
   // For the migrations: the origin as the delivery worker computes it.
   db.function('sqstash_origin', { deterministic: true }, (url) => originOf(String(url)));
-  // Migrations and the one-time VACUUM copy and sort whole tables, as large as the file: their
-  // temporary data goes to files, not memory, and only the bounded journals of ordinary writes
-  // are kept in memory (configure).
-  db.pragma('temp_store = FILE');
   db.transaction(() => {
     for (let version = current + 1; version <= SCHEMA_VERSION; version += 1) {
       db.exec(MIGRATIONS[version]!);
@@ -513,7 +514,9 @@ export function openDatabase(dataDir: string, synchronous: SqliteSynchronous): D
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec('VACUUM');
   }
-  db.pragma('temp_store = MEMORY');
+  // Only now: the migrations and the VACUUM copy and sort whole tables, as large as the file,
+  // and their temporary data belongs in files, not memory.
+  keepJournalsInMemory(db);
   return db;
 }
 
@@ -528,5 +531,6 @@ export function connectDatabase(
 ): Database.Database {
   const db = new Database(join(dataDir, DATABASE_FILE));
   configure(db, synchronous);
+  keepJournalsInMemory(db);
   return db;
 }
