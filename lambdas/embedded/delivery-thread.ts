@@ -52,6 +52,16 @@ const IN_FLIGHT_REPORT_MS = 250;
 // After its stop's grace, how long the thread has to close before it is terminated.
 const STOP_MARGIN_MS = 5_000;
 
+/**
+ * The V8 profiler flags among the process's own (`--cpu-prof`, `--heap-prof` and their
+ * `--cpu-prof-dir=...` kind), which the thread is started with so that profiling the server
+ * profiles its delivery too: a thread takes none of the process's flags otherwise (the rest,
+ * tsx's `--import` among them, it must not). A value must be joined with `=`.
+ */
+export function profilingFlags(execArgv: readonly string[]): string[] {
+  return execArgv.filter((flag) => /^--(cpu|heap)-prof(-[a-z]+=.+)?$/.test(flag));
+}
+
 export type DeliveryThreadOptions = {
   readonly config: EmbeddedConfig;
   readonly logger: Logger;
@@ -122,7 +132,7 @@ export class DeliveryThread implements Delivery {
     const spawn = this.#options.spawn ?? ((source, options) => new Worker(source, options));
     const thread = spawn(THREAD_SOURCE, {
       eval: true,
-      execArgv: [],
+      execArgv: profilingFlags(process.execArgv),
       workerData: {
         config: this.#options.config,
         keys: this.#keys,
