@@ -53,10 +53,10 @@ const IN_FLIGHT_REPORT_MS = 250;
 const STOP_MARGIN_MS = 5_000;
 
 /**
- * The V8 profiler flags among the process's own (`--cpu-prof`, `--heap-prof` and their
- * `--cpu-prof-dir=...` kind), which the thread is started with so that profiling the server
- * profiles its delivery too: a thread takes none of the process's flags otherwise (the rest,
- * tsx's `--import` among them, it must not). A value must be joined with `=`.
+ * The flags of the process the thread is started with: only V8's profiler flags (`--cpu-prof`,
+ * `--heap-prof` and their `--cpu-prof-dir=...` kind, a value joined with `=`), so that profiling
+ * the server profiles its delivery too. The others are not passed on: the thread loads tsx
+ * itself (workerData.register) rather than through the process's `--import tsx`.
  */
 export function profilingFlags(execArgv: readonly string[]): string[] {
   return execArgv.filter((flag) => /^--(cpu|heap)-prof(-[a-z]+=.+)?$/.test(flag));
